@@ -1,0 +1,145 @@
+//! Maintenance: rescues jobs whose lease expired, dead-letters runnable jobs with no attempt
+//! left, and fails jobs of types no handler knows, so none waits forever.
+//!
+//! Every node runs it; the statements are idempotent, so racing nodes do the work once.
+
+use std::time::Duration;
+
+use actix::prelude::*;
+use chrono::Utc;
+use tracing::{error, info, warn};
+
+use super::PoolDirectory;
+use crate::store::{job as jobs, Db, StoreError};
+
+/// Slow checks (exhausted and unknown-type jobs) run every this many ticks.
+const SLOW_EVERY: u32 = 5;
+
+/// The actor.
+pub struct Maintenance {
+    db: Db,
+    interval: Duration,
+    unknown_type_after: Duration,
+    known_types: Vec<String>,
+    pools: PoolDirectory,
+    busy: bool,
+    tick: u32,
+    failing: bool,
+}
+
+impl Maintenance {
+    /// Maintenance over `db`; `known_types` are the job types some handler serves.
+    pub fn new(
+        db: Db,
+        interval: Duration,
+        unknown_type_after: Duration,
+        known_types: Vec<String>,
+        pools: PoolDirectory,
+    ) -> Self {
+        Self {
+            db,
+            interval,
+            unknown_type_after,
+            known_types,
+            pools,
+            busy: false,
+            tick: 0,
+            failing: false,
+        }
+    }
+
+    fn run(&mut self, ctx: &mut Context<Self>) {
+        if self.busy {
+            return;
+        }
+        self.busy = true;
+        self.tick = self.tick.wrapping_add(1);
+        let slow = self.tick % SLOW_EVERY == 1;
+        let pass = Pass {
+            db: self.db.clone(),
+            known: self.known_types.clone(),
+            unknown_after: self.unknown_type_after,
+        };
+        ctx.spawn(pass.run(slow).into_actor(self).map(|result, act, _| {
+            act.busy = false;
+            match result {
+                Ok(woken) => {
+                    act.failing = false;
+                    for job_type in woken {
+                        act.pools.wake(&job_type);
+                    }
+                }
+                Err(err) if !act.failing => {
+                    act.failing = true;
+                    error!(error = %err, "maintenance failed");
+                }
+                Err(_) => {}
+            }
+        }));
+    }
+}
+
+struct Pass {
+    db: Db,
+    known: Vec<String>,
+    unknown_after: Duration,
+}
+
+impl Pass {
+    /// One pass; returns the job types whose pools should look again.
+    async fn run(self, slow: bool) -> Result<Vec<String>, StoreError> {
+        let now = Utc::now();
+        let rescued = jobs::rescue_expired(&self.db, now).await?;
+        let mut woken = Vec::new();
+        for job in &rescued {
+            warn!(
+                job_id = %job.id,
+                job_type = %job.job_type,
+                status = %job.status,
+                lease_owner = job.locked_by.as_deref().unwrap_or(""),
+                "lease expired; job rescued"
+            );
+            woken.push(job.job_type.clone());
+        }
+        if slow {
+            self.slow_checks(now).await?;
+        }
+        woken.sort();
+        woken.dedup();
+        Ok(woken)
+    }
+
+    async fn slow_checks(&self, now: chrono::DateTime<Utc>) -> Result<(), StoreError> {
+        let discarded = jobs::discard_exhausted(&self.db, now).await?;
+        if discarded > 0 {
+            info!(count = discarded, "jobs with no attempt left dead-lettered");
+        }
+        let cutoff = now
+            .checked_sub_signed(crate::store::delta(self.unknown_after))
+            .unwrap_or(chrono::DateTime::<Utc>::MIN_UTC);
+        for job_type in jobs::runnable_types(&self.db).await? {
+            if self.known.contains(&job_type) {
+                continue;
+            }
+            let error = format!(
+                "unknown job type {job_type:?}: no handler serves it (known: {})",
+                self.known.join(", ")
+            );
+            let failed =
+                jobs::fail_runnable_of_type(&self.db, &job_type, &error, cutoff, now).await?;
+            if failed > 0 {
+                error!(job_type = %job_type, count = failed, "jobs of unknown type failed");
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Actor for Maintenance {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.run_interval(self.interval, |act, ctx| act.run(ctx));
+        self.run(ctx);
+    }
+}

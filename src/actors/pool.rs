@@ -1,0 +1,665 @@
+//! The pool of one job type on this node: claims due jobs in batches, runs each as a task,
+//! renews their leases and records outcomes in batches.
+//!
+//! # Slots
+//!
+//! At most `concurrency` attempts run at once. `reserved` of those slots are kept for urgent
+//! jobs (priority `<= reserved_priority`): other jobs may hold at most
+//! `concurrency - reserved`, so a flood of batch work never blocks urgent work.
+//!
+//! # Waking
+//!
+//! A pool claims when woken (a notification, a finished job, a rescue) and on every
+//! `poll_interval`, so nothing depends on a notification arriving. A claim that filled its
+//! batch wakes the pool again at once: more jobs may be waiting.
+//!
+//! # Outcomes
+//!
+//! Finished attempts wait in a buffer while a write is in flight, and the next write takes
+//! them all: one commit covers many jobs under load, and one job when idle.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use chrono::{DateTime, Utc};
+use tokio::sync::oneshot;
+use tokio::task::AbortHandle;
+use tracing::{debug, error, info, info_span, warn, Instrument};
+use uuid::Uuid;
+
+use crate::config::PoolConfig;
+use crate::handlers::{Handler as JobHandler, JobContext};
+use crate::job::{ClaimedJob, JobStatus, Outcome};
+use crate::store::job::{self as jobs, ClaimRequest, Settlement};
+use crate::store::{Db, StoreError};
+
+/// Lowest-priority number that exists; `max_priority` of a claim for any job.
+const ANY_PRIORITY: i16 = 9;
+
+/// Look for due jobs now.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct Wake;
+
+/// Stop claiming, give running jobs up to `grace` to finish, hand the rest back without
+/// spending their attempt, record every outcome and close the database pool.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct Drain {
+    pub grace: Duration,
+}
+
+/// What the pool is doing, for tests, metrics and the CLI.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "PoolState")]
+pub struct GetState;
+
+/// A snapshot of a pool.
+#[derive(Debug, Clone, Copy, MessageResponse)]
+pub struct PoolState {
+    pub in_flight: usize,
+    pub concurrency: u32,
+    /// The most attempts that ever ran at once in this pool.
+    pub peak_in_flight: usize,
+}
+
+/// An attempt ended (sent by the attempt's task).
+#[derive(Message, Debug)]
+#[rtype(result = "()")]
+struct Finished {
+    id: Uuid,
+    lease_id: Uuid,
+    outcome: Outcome,
+    elapsed: Duration,
+}
+
+struct Running {
+    job: ClaimedJob,
+    urgent: bool,
+    abort: AbortHandle,
+}
+
+/// The actor. Create with [`Pool::new`] and start it on an Arbiter of its own.
+pub struct Pool {
+    job_type: Arc<str>,
+    config: PoolConfig,
+    poll_interval: Duration,
+    node: Arc<str>,
+    db: Db,
+    handler: Arc<dyn JobHandler>,
+    running: HashMap<Uuid, Running>,
+    peak_in_flight: usize,
+    claiming: bool,
+    wake_again: bool,
+    renewing: bool,
+    outcomes: Vec<Settlement>,
+    settling: bool,
+    draining: bool,
+    drained: Option<oneshot::Sender<()>>,
+    rate: Option<TokenBucket>,
+    outage_since: Option<Instant>,
+}
+
+impl Pool {
+    /// A pool of `job_type`; `db` must have been opened on the Arbiter the pool runs on.
+    pub fn new(
+        job_type: &str,
+        config: PoolConfig,
+        poll_interval: Duration,
+        node: Arc<str>,
+        db: Db,
+        handler: Arc<dyn JobHandler>,
+    ) -> Self {
+        let rate = config.rate_limit.map(TokenBucket::new);
+        Self {
+            job_type: job_type.into(),
+            config,
+            poll_interval,
+            node,
+            db,
+            handler,
+            running: HashMap::new(),
+            peak_in_flight: 0,
+            claiming: false,
+            wake_again: false,
+            renewing: false,
+            outcomes: Vec::new(),
+            settling: false,
+            draining: false,
+            drained: None,
+            rate,
+            outage_since: None,
+        }
+    }
+
+    fn is_urgent(&self, priority: i16) -> bool {
+        self.config.reserved > 0 && priority <= self.config.reserved_priority
+    }
+
+    /// Free slots for any job, and for jobs that are not urgent.
+    fn free_slots(&self) -> (u32, u32) {
+        let running = u32::try_from(self.running.len()).unwrap_or(u32::MAX);
+        let normal = self.running.values().filter(|r| !r.urgent).count();
+        let normal = u32::try_from(normal).unwrap_or(u32::MAX);
+        let free = self.config.concurrency.saturating_sub(running);
+        let normal_cap = self.config.concurrency - self.config.reserved;
+        (free, normal_cap.saturating_sub(normal).min(free))
+    }
+
+    fn try_claim(&mut self, ctx: &mut Context<Self>) {
+        if self.draining {
+            return;
+        }
+        if self.claiming {
+            self.wake_again = true;
+            return;
+        }
+        let (free, free_normal) = self.free_slots();
+        let mut budget = free.min(self.config.batch_size);
+        if let Some(rate) = &mut self.rate {
+            budget = budget.min(rate.available());
+            if budget == 0 && free > 0 {
+                ctx.run_later(rate.wait_for_one(), |act, ctx| act.try_claim(ctx));
+            }
+        }
+        if budget == 0 {
+            return;
+        }
+        self.claiming = true;
+        self.wake_again = false;
+        let plan = ClaimPlan {
+            urgent_first: self.config.reserved > 0,
+            total: budget,
+            normal: free_normal.min(budget),
+            reserved_priority: self.config.reserved_priority,
+        };
+        let fut = claim(
+            self.db.clone(),
+            self.job_type.clone(),
+            self.node.clone(),
+            plan,
+            self.config.lease_ttl,
+        );
+        ctx.spawn(fut.into_actor(self).map(move |result, act, ctx| {
+            act.claiming = false;
+            act.after_claim(result, budget, ctx);
+        }));
+    }
+
+    fn after_claim(
+        &mut self,
+        result: Result<(Vec<ClaimedJob>, DateTime<Utc>), StoreError>,
+        budget: u32,
+        ctx: &mut Context<Self>,
+    ) {
+        let (claimed, claimed_at) = match result {
+            Ok(claimed) => claimed,
+            Err(err) => {
+                self.database_failed("claim", &err);
+                return;
+            }
+        };
+        self.database_ok();
+        let full = u32::try_from(claimed.len()).unwrap_or(u32::MAX) >= budget;
+        if let Some(rate) = &mut self.rate {
+            rate.take(claimed.len());
+        }
+        for job in claimed {
+            self.start(job, claimed_at, ctx);
+        }
+        if full || self.wake_again {
+            self.try_claim(ctx);
+        }
+    }
+
+    fn start(&mut self, job: ClaimedJob, claimed_at: DateTime<Utc>, ctx: &mut Context<Self>) {
+        let span = info_span!(
+            "job",
+            job_id = %job.id,
+            job_type = %job.job_type,
+            attempt = job.attempt,
+            max_attempts = job.max_attempts,
+        );
+        let queue_ms = (claimed_at - job.run_at).num_milliseconds().max(0);
+        span.in_scope(|| debug!(queue_ms, "job started"));
+
+        let context = JobContext {
+            db: self.db.clone(),
+            job: job.clone(),
+            node: self.node.clone(),
+            claimed_at,
+        };
+        let work = actix_rt::spawn(self.handler.run(context).instrument(span.clone()));
+        let abort = work.abort_handle();
+        let abort_on_timeout = work.abort_handle();
+        let addr = ctx.address();
+        let timeout = self.config.timeout;
+        let (id, lease_id) = (job.id, job.lease_id);
+        actix_rt::spawn(
+            async move {
+                let started = Instant::now();
+                let outcome = match tokio::time::timeout(timeout, work).await {
+                    Ok(Ok(outcome)) => outcome,
+                    Ok(Err(err)) if err.is_panic() => {
+                        Outcome::Retry(format!("handler panicked: {}", panic_text(err)))
+                    }
+                    // Aborted by the pool: it records the outcome itself.
+                    Ok(Err(_)) => return,
+                    Err(_) => {
+                        abort_on_timeout.abort();
+                        Outcome::Retry(format!("timed out after {}", show(timeout)))
+                    }
+                };
+                addr.do_send(Finished {
+                    id,
+                    lease_id,
+                    outcome,
+                    elapsed: started.elapsed(),
+                });
+            }
+            .instrument(span),
+        );
+        let urgent = self.is_urgent(job.priority);
+        self.running.insert(id, Running { job, urgent, abort });
+        self.peak_in_flight = self.peak_in_flight.max(self.running.len());
+    }
+
+    fn settlement(&self, job: &ClaimedJob, outcome: Outcome, now: DateTime<Utc>) -> Settlement {
+        let mut s = Settlement {
+            id: job.id,
+            lease_id: job.lease_id,
+            status: JobStatus::Completed,
+            run_at: None,
+            error: None,
+            result: None,
+            refund_attempt: false,
+        };
+        match outcome {
+            Outcome::Complete(value) => s.result = Some(value),
+            Outcome::Fail(error) => {
+                s.status = JobStatus::Failed;
+                s.error = Some(error);
+            }
+            Outcome::Retry(error) => {
+                let (status, run_at, error) = self.retry_or_discard(job, error, now);
+                s.status = status;
+                s.run_at = run_at;
+                s.error = Some(error);
+            }
+            Outcome::Snooze(delay) => {
+                s.status = released_status(job);
+                s.run_at = Some(crate::store::add(now, delay));
+                s.refund_attempt = true;
+            }
+        }
+        s
+    }
+
+    fn retry_or_discard(
+        &self,
+        job: &ClaimedJob,
+        error: String,
+        now: DateTime<Utc>,
+    ) -> (JobStatus, Option<DateTime<Utc>>, String) {
+        let error = format!("{error} (attempt {} of {})", job.attempt, job.max_attempts);
+        if job.attempt >= job.max_attempts {
+            return (JobStatus::DeadLetter, None, error);
+        }
+        if let Some(window) = self.config.retry_window {
+            let age = (now - job.created_at).to_std().unwrap_or(Duration::ZERO);
+            if age > window {
+                let error = format!(
+                    "{error}; not retried: created more than {} ago",
+                    show(window)
+                );
+                return (JobStatus::DeadLetter, None, error);
+            }
+        }
+        (
+            JobStatus::Retry,
+            Some(self.config.backoff.next_run_at(now, job.attempt)),
+            error,
+        )
+    }
+
+    fn flush(&mut self, ctx: &mut Context<Self>) {
+        if self.settling || self.outcomes.is_empty() {
+            self.maybe_drained();
+            return;
+        }
+        self.settling = true;
+        let batch = std::mem::take(&mut self.outcomes);
+        let db = self.db.clone();
+        let fut = async move {
+            let result = jobs::settle(&db, &batch, Utc::now()).await;
+            (batch, result)
+        };
+        ctx.spawn(fut.into_actor(self).map(|(batch, result), act, ctx| {
+            act.settling = false;
+            match result {
+                Ok(applied) => {
+                    act.database_ok();
+                    report_superseded(&batch, &applied);
+                }
+                Err(err) => {
+                    act.database_failed("record outcomes", &err);
+                    act.outcomes.splice(0..0, batch);
+                    ctx.run_later(Duration::from_millis(500), |act, ctx| act.flush(ctx));
+                    return;
+                }
+            }
+            act.flush(ctx);
+        }));
+    }
+
+    fn renew(&mut self, ctx: &mut Context<Self>) {
+        if self.renewing || self.running.is_empty() {
+            return;
+        }
+        self.renewing = true;
+        let leases: Vec<(Uuid, Uuid)> = self
+            .running
+            .values()
+            .map(|r| (r.job.id, r.job.lease_id))
+            .collect();
+        let db = self.db.clone();
+        let ttl = self.config.lease_ttl;
+        let fut = async move {
+            let result = jobs::renew(&db, &leases, ttl, Utc::now()).await;
+            (leases, result)
+        };
+        ctx.spawn(fut.into_actor(self).map(|(leases, result), act, _| {
+            act.renewing = false;
+            match result {
+                Ok(held) => act.drop_lost_leases(&leases, &held),
+                Err(err) => act.database_failed("renew leases", &err),
+            }
+        }));
+    }
+
+    /// Stops attempts whose lease is gone: they were rescued (and may run elsewhere) or
+    /// cancelled, so their outcome would be refused anyway.
+    fn drop_lost_leases(&mut self, asked: &[(Uuid, Uuid)], held: &[Uuid]) {
+        for (id, lease_id) in asked {
+            if held.contains(id) {
+                continue;
+            }
+            let lost = self
+                .running
+                .get(id)
+                .is_some_and(|r| r.job.lease_id == *lease_id);
+            if let Some(run) = lost.then(|| self.running.remove(id)).flatten() {
+                run.abort.abort();
+                warn!(job_id = %id, job_type = %self.job_type, "lease lost; attempt stopped");
+            }
+        }
+    }
+
+    fn begin_drain(&mut self, grace: Duration, ctx: &mut Context<Self>) -> oneshot::Receiver<()> {
+        self.draining = true;
+        let (tx, rx) = oneshot::channel();
+        self.drained = Some(tx);
+        if !self.running.is_empty() {
+            info!(job_type = %self.job_type, running = self.running.len(), "draining pool");
+        }
+        ctx.run_later(grace, |act, ctx| act.release_running(ctx));
+        self.maybe_drained();
+        rx
+    }
+
+    /// Hands back every attempt still running, without spending it.
+    fn release_running(&mut self, ctx: &mut Context<Self>) {
+        let now = Utc::now();
+        for (_, run) in self.running.drain() {
+            run.abort.abort();
+            info!(job_id = %run.job.id, job_type = %run.job.job_type, "job handed back");
+            self.outcomes.push(Settlement {
+                id: run.job.id,
+                lease_id: run.job.lease_id,
+                status: released_status(&run.job),
+                run_at: Some(now),
+                error: None,
+                result: None,
+                refund_attempt: true,
+            });
+        }
+        self.flush(ctx);
+    }
+
+    fn maybe_drained(&mut self) {
+        let idle = self.running.is_empty() && self.outcomes.is_empty() && !self.settling;
+        if self.draining && idle {
+            if let Some(tx) = self.drained.take() {
+                let _ = tx.send(());
+            }
+        }
+    }
+
+    fn database_failed(&mut self, what: &str, err: &StoreError) {
+        if self.outage_since.is_none() {
+            self.outage_since = Some(Instant::now());
+            let job_type = &*self.job_type;
+            error!(job_type, error = %err, operation = what, "database unavailable");
+        } else {
+            let job_type = &*self.job_type;
+            debug!(job_type, error = %err, operation = what, "database still unavailable");
+        }
+    }
+
+    fn database_ok(&mut self) {
+        if let Some(since) = self.outage_since.take() {
+            let elapsed_ms = u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX);
+            info!(job_type = %self.job_type, elapsed_ms, "database reachable again");
+        }
+    }
+}
+
+/// The status a job goes back to when its attempt is given back.
+fn released_status(job: &ClaimedJob) -> JobStatus {
+    if job.attempt > 1 {
+        JobStatus::Retry
+    } else {
+        JobStatus::Pending
+    }
+}
+
+fn report_superseded(batch: &[Settlement], applied: &[Uuid]) {
+    for s in batch.iter().filter(|s| !applied.contains(&s.id)) {
+        warn!(job_id = %s.id, status = %s.status, "outcome not recorded: lease superseded");
+    }
+}
+
+fn panic_text(err: tokio::task::JoinError) -> String {
+    let payload = err.into_panic();
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "non-text panic payload".to_owned()
+    }
+}
+
+fn show(d: Duration) -> String {
+    format!("{:.3}s", d.as_secs_f64())
+}
+
+struct ClaimPlan {
+    urgent_first: bool,
+    total: u32,
+    normal: u32,
+    reserved_priority: i16,
+}
+
+/// Claims urgent jobs first when slots are reserved, then fills the slots ordinary jobs may
+/// use.
+async fn claim(
+    db: Db,
+    job_type: Arc<str>,
+    node: Arc<str>,
+    plan: ClaimPlan,
+    lease_ttl: Duration,
+) -> Result<(Vec<ClaimedJob>, DateTime<Utc>), StoreError> {
+    let now = Utc::now();
+    let mut request = ClaimRequest {
+        job_type: &job_type,
+        node: &node,
+        limit: plan.total,
+        max_priority: ANY_PRIORITY,
+        lease_ttl,
+    };
+    if !plan.urgent_first || plan.normal >= plan.total {
+        return Ok((jobs::claim(&db, &request, now).await?, now));
+    }
+    request.max_priority = plan.reserved_priority;
+    let mut claimed = jobs::claim(&db, &request, now).await?;
+    let got = u32::try_from(claimed.len()).unwrap_or(u32::MAX);
+    let room = plan.normal.min(plan.total.saturating_sub(got));
+    if room > 0 {
+        request.max_priority = ANY_PRIORITY;
+        request.limit = room;
+        claimed.extend(jobs::claim(&db, &request, now).await?);
+    }
+    Ok((claimed, now))
+}
+
+impl Actor for Pool {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        info!(
+            job_type = %self.job_type,
+            concurrency = self.config.concurrency,
+            reserved = self.config.reserved,
+            "pool started"
+        );
+        ctx.run_interval(self.poll_interval, |act, ctx| act.try_claim(ctx));
+        ctx.run_interval(self.config.lease_ttl / 3, |act, ctx| act.renew(ctx));
+        self.try_claim(ctx);
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        for run in self.running.values() {
+            run.abort.abort();
+        }
+        info!(job_type = %self.job_type, "pool stopped");
+    }
+}
+
+impl Handler<Wake> for Pool {
+    type Result = ();
+
+    fn handle(&mut self, _: Wake, ctx: &mut Self::Context) {
+        self.try_claim(ctx);
+    }
+}
+
+impl Handler<Finished> for Pool {
+    type Result = ();
+
+    fn handle(&mut self, msg: Finished, ctx: &mut Self::Context) {
+        let current = self
+            .running
+            .get(&msg.id)
+            .is_some_and(|r| r.job.lease_id == msg.lease_id);
+        let Some(run) = current.then(|| self.running.remove(&msg.id)).flatten() else {
+            return;
+        };
+        let elapsed_ms = u64::try_from(msg.elapsed.as_millis()).unwrap_or(u64::MAX);
+        let settlement = self.settlement(&run.job, msg.outcome, Utc::now());
+        log_outcome(&run.job, &settlement, elapsed_ms);
+        self.outcomes.push(settlement);
+        self.flush(ctx);
+        self.try_claim(ctx);
+    }
+}
+
+fn log_outcome(job: &ClaimedJob, s: &Settlement, elapsed_ms: u64) {
+    let span = info_span!("job", job_id = %job.id, job_type = %job.job_type, attempt = job.attempt);
+    let _entered = span.enter();
+    match s.status {
+        JobStatus::Completed => debug!(elapsed_ms, "job completed"),
+        JobStatus::Retry => {
+            warn!(
+                elapsed_ms,
+                error = s.error.as_deref().unwrap_or(""),
+                "job will be retried"
+            )
+        }
+        status => {
+            error!(elapsed_ms, %status, error = s.error.as_deref().unwrap_or(""), "job failed")
+        }
+    }
+}
+
+impl Handler<Drain> for Pool {
+    type Result = ResponseActFuture<Self, ()>;
+
+    fn handle(&mut self, msg: Drain, ctx: &mut Self::Context) -> Self::Result {
+        let drained = self.begin_drain(msg.grace, ctx);
+        let db = self.db.clone();
+        Box::pin(
+            async move {
+                let _ = drained.await;
+                db.close().await;
+            }
+            .into_actor(self),
+        )
+    }
+}
+
+impl Handler<GetState> for Pool {
+    type Result = PoolState;
+
+    fn handle(&mut self, _: GetState, _: &mut Self::Context) -> PoolState {
+        PoolState {
+            in_flight: self.running.len(),
+            concurrency: self.config.concurrency,
+            peak_in_flight: self.peak_in_flight,
+        }
+    }
+}
+
+/// Jobs per second on this node: a bucket of at most one second's worth of tokens.
+struct TokenBucket {
+    per_second: f64,
+    tokens: f64,
+    at: Instant,
+}
+
+impl TokenBucket {
+    fn new(per_second: f64) -> Self {
+        Self {
+            per_second,
+            tokens: per_second.max(1.0),
+            at: Instant::now(),
+        }
+    }
+
+    fn refill(&mut self) {
+        let now = Instant::now();
+        let gained = now.duration_since(self.at).as_secs_f64() * self.per_second;
+        self.tokens = (self.tokens + gained).min(self.per_second.max(1.0));
+        self.at = now;
+    }
+
+    fn available(&mut self) -> u32 {
+        self.refill();
+        // Truncation is the point: only whole tokens start jobs.
+        let whole = self.tokens.floor().clamp(0.0, f64::from(u32::MAX));
+        format!("{whole:.0}").parse().unwrap_or(0)
+    }
+
+    fn take(&mut self, n: usize) {
+        self.tokens -= f64::from(u32::try_from(n).unwrap_or(u32::MAX));
+    }
+
+    fn wait_for_one(&self) -> Duration {
+        let missing = (1.0 - self.tokens).max(0.0);
+        Duration::try_from_secs_f64(missing / self.per_second)
+            .unwrap_or(Duration::from_secs(1))
+            .max(Duration::from_millis(1))
+    }
+}

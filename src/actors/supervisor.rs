@@ -1,0 +1,272 @@
+//! The supervisor: starts every actor from the config, restarts a child whose mailbox closed,
+//! and runs graceful shutdown.
+//!
+//! actix does not restart an actor after a panic: its mailbox just closes. Job code runs in
+//! tasks, whose panics become failed attempts, so a closed mailbox means a bug in an actor
+//! itself; the supervisor checks its children every second and starts a new one in its place.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use futures_util::future::join_all;
+use tracing::{error, info, warn};
+
+use super::listener::Listener;
+use super::maintenance::Maintenance;
+use super::pool::{Drain, Pool};
+use super::scheduler::{self, Scheduler};
+use super::PoolDirectory;
+use crate::config::Config;
+use crate::handlers::Handlers;
+use crate::store::Db;
+
+/// How often the supervisor checks that its children are alive.
+const CHECK_EVERY: Duration = Duration::from_secs(1);
+
+/// Stop claiming and scheduling, drain every pool within `grace`, then stop.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct Shutdown {
+    pub grace: Duration,
+}
+
+/// How many times children were restarted.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "u64")]
+pub struct GetRestarts;
+
+/// Stop an auxiliary actor (listener, maintenance, scheduler).
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct Stop;
+
+struct PoolSlot {
+    arbiter: Arbiter,
+    addr: Addr<Pool>,
+}
+
+/// The actor.
+pub struct Supervisor {
+    config: Arc<Config>,
+    handlers: Handlers,
+    node: Arc<str>,
+    db: Db,
+    directory: PoolDirectory,
+    pools: BTreeMap<String, PoolSlot>,
+    listener: Option<Addr<Listener>>,
+    maintenance: Option<Addr<Maintenance>>,
+    scheduler: Option<Addr<Scheduler>>,
+    restarts: u64,
+    stopping: bool,
+}
+
+impl Supervisor {
+    /// A supervisor for `config`; `db` is for the auxiliary actors on its own thread.
+    pub fn new(config: Arc<Config>, handlers: Handlers, db: Db, directory: PoolDirectory) -> Self {
+        let node: Arc<str> = config.node_name().into();
+        Self {
+            config,
+            handlers,
+            node,
+            db,
+            directory,
+            pools: BTreeMap::new(),
+            listener: None,
+            maintenance: None,
+            scheduler: None,
+            restarts: 0,
+            stopping: false,
+        }
+    }
+
+    fn pool_types(&self) -> Vec<String> {
+        let mut types = Vec::new();
+        for (job_type, pool) in &self.config.pools {
+            if !pool.enabled {
+                continue;
+            }
+            if self.handlers.get(job_type).is_none() {
+                warn!(job_type = %job_type, "no handler for job type; pool not started");
+                continue;
+            }
+            types.push(job_type.clone());
+        }
+        types
+    }
+
+    fn start_pool(&self, job_type: &str) -> PoolSlot {
+        let arbiter = Arbiter::new();
+        let pool_config = self.config.pools[job_type].clone();
+        let database = self.config.database.clone();
+        let poll = self.config.service.poll_interval;
+        let node = self.node.clone();
+        let handler = self
+            .handlers
+            .get(job_type)
+            .expect("pool types all have handlers");
+        let connections = pool_config.concurrency.saturating_add(3);
+        let job_type = job_type.to_owned();
+        let addr = Pool::start_in_arbiter(&arbiter.handle(), move |_| {
+            // Opened here so its connections belong to this Arbiter's runtime.
+            let db = Db::open_with(&database, connections)
+                .expect("database url was checked when the service started");
+            Pool::new(&job_type, pool_config, poll, node, db, handler)
+        });
+        PoolSlot { arbiter, addr }
+    }
+
+    fn start_listener(&self) -> Addr<Listener> {
+        Listener::new(self.db.clone(), self.directory.clone()).start()
+    }
+
+    fn start_maintenance(&self) -> Addr<Maintenance> {
+        let m = &self.config.maintenance;
+        Maintenance::new(
+            self.db.clone(),
+            m.interval,
+            m.unknown_type_after,
+            self.handlers.job_types(),
+            self.directory.clone(),
+        )
+        .start()
+    }
+
+    fn start_scheduler(&self) -> Addr<Scheduler> {
+        let entries = scheduler::entries(&self.config.schedules).unwrap_or_else(|err| {
+            error!(error = %err, "schedules not started");
+            Vec::new()
+        });
+        Scheduler::new(
+            self.db.clone(),
+            self.config.service.scheduler_tick,
+            entries,
+            self.directory.clone(),
+        )
+        .start()
+    }
+
+    /// Starts again every child whose mailbox closed.
+    fn check_children(&mut self) {
+        if self.stopping {
+            return;
+        }
+        let dead: Vec<String> = self
+            .pools
+            .iter()
+            .filter(|(_, slot)| !slot.addr.connected())
+            .map(|(t, _)| t.clone())
+            .collect();
+        for job_type in dead {
+            self.restart_pool(&job_type);
+        }
+        if self.listener.as_ref().is_some_and(|a| !a.connected()) {
+            self.note_restart("listener");
+            self.listener = Some(self.start_listener());
+        }
+        if self.maintenance.as_ref().is_some_and(|a| !a.connected()) {
+            self.note_restart("maintenance");
+            self.maintenance = Some(self.start_maintenance());
+        }
+        if self.scheduler.as_ref().is_some_and(|a| !a.connected()) {
+            self.note_restart("scheduler");
+            self.scheduler = Some(self.start_scheduler());
+        }
+    }
+
+    fn restart_pool(&mut self, job_type: &str) {
+        self.note_restart(job_type);
+        if let Some(old) = self.pools.remove(job_type) {
+            old.arbiter.stop();
+        }
+        let slot = self.start_pool(job_type);
+        self.directory.set(job_type, slot.addr.clone());
+        self.pools.insert(job_type.to_owned(), slot);
+    }
+
+    fn note_restart(&mut self, child: &str) {
+        self.restarts += 1;
+        error!(
+            actor = child,
+            restarts = self.restarts,
+            "actor stopped; restarting it"
+        );
+    }
+}
+
+impl Actor for Supervisor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        for job_type in self.pool_types() {
+            let slot = self.start_pool(&job_type);
+            self.directory.set(&job_type, slot.addr.clone());
+            self.pools.insert(job_type, slot);
+        }
+        if matches!(self.db, Db::Postgres(_)) {
+            self.listener = Some(self.start_listener());
+        }
+        self.maintenance = Some(self.start_maintenance());
+        self.scheduler = Some(self.start_scheduler());
+        ctx.run_interval(CHECK_EVERY, |act, _| act.check_children());
+        info!(node = %self.node, pools = self.pools.len(), "service started");
+    }
+}
+
+impl Handler<Shutdown> for Supervisor {
+    type Result = ResponseActFuture<Self, ()>;
+
+    fn handle(&mut self, msg: Shutdown, _: &mut Self::Context) -> Self::Result {
+        self.stopping = true;
+        let grace_ms = u64::try_from(msg.grace.as_millis()).unwrap_or(u64::MAX);
+        info!(grace_ms, "shutting down");
+        for addr in [self.listener.take().map(|a| a.recipient())]
+            .into_iter()
+            .chain([self.maintenance.take().map(|a| a.recipient())])
+            .chain([self.scheduler.take().map(|a| a.recipient())])
+            .flatten()
+        {
+            addr.do_send(Stop);
+        }
+        let pools: Vec<(String, PoolSlot)> = std::mem::take(&mut self.pools).into_iter().collect();
+        let drains: Vec<_> = pools
+            .iter()
+            .map(|(_, slot)| slot.addr.send(Drain { grace: msg.grace }))
+            .collect();
+        let db = self.db.clone();
+        Box::pin(
+            async move {
+                join_all(drains).await;
+                for (_, slot) in pools {
+                    slot.arbiter.stop();
+                }
+                db.close().await;
+                info!("shutdown complete");
+            }
+            .into_actor(self),
+        )
+    }
+}
+
+impl Handler<GetRestarts> for Supervisor {
+    type Result = u64;
+
+    fn handle(&mut self, _: GetRestarts, _: &mut Self::Context) -> u64 {
+        self.restarts
+    }
+}
+
+macro_rules! stoppable {
+    ($($actor:ty),*) => {$(
+        impl Handler<Stop> for $actor {
+            type Result = ();
+
+            fn handle(&mut self, _: Stop, ctx: &mut Self::Context) {
+                ctx.stop();
+            }
+        }
+    )*};
+}
+
+stoppable!(Listener, Maintenance, Scheduler);

@@ -1,0 +1,405 @@
+//! The command line: `serve` runs the service; the other commands are operator tools that
+//! talk to the same database.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::cgm::import;
+use crate::config::Config;
+use crate::handlers::Handlers;
+use crate::job::payload::{self, CalculateA1c, CalculationType};
+use crate::job::{JobStatus, NewJob, CALCULATE_A1C, DEFAULT_PRIORITY, MAX_JOB_TYPE_LEN};
+use crate::store::job::{self as jobs, ListFilter};
+use crate::store::reading::{self, NewReading};
+use crate::store::{estimate, stats, user, Db};
+use crate::{telemetry, Service};
+
+/// a1c-jobs: the job queue service of the A1C Estimator.
+#[derive(Debug, Parser)]
+#[command(name = "a1c-jobs", version, about)]
+pub struct Cli {
+    /// Configuration file laid over the built-in defaults.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service until SIGTERM or Ctrl-C.
+    Serve,
+    /// Create or update the schema, then exit.
+    Migrate,
+    /// Add a job.
+    Enqueue {
+        /// CALCULATE_A1C, SEND_REMINDER, GENERATE_REPORT or CLEANUP_DATA.
+        job_type: String,
+        /// The payload as JSON.
+        #[arg(long)]
+        payload: String,
+        /// 0 (most urgent) to 9; default 5, or what the payload implies.
+        #[arg(long)]
+        priority: Option<i16>,
+        /// Not before this time (RFC 3339).
+        #[arg(long)]
+        run_at: Option<DateTime<Utc>>,
+        /// At most one live job per key.
+        #[arg(long)]
+        unique_key: Option<String>,
+        /// Runs allowed in all; default from the type's pool.
+        #[arg(long)]
+        max_attempts: Option<i32>,
+    },
+    /// Show one job.
+    Job { id: Uuid },
+    /// List jobs, newest first.
+    Jobs {
+        #[arg(long)]
+        status: Option<JobStatus>,
+        #[arg(long = "type")]
+        job_type: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// The seed's monitoring queries: status summary (24 h) and failures (7 days).
+    Stats,
+    /// Requeue a failed, dead-lettered or cancelled job, or every dead letter.
+    Retry {
+        /// The job to requeue.
+        #[arg(
+            required_unless_present = "dead_letter",
+            conflicts_with = "dead_letter"
+        )]
+        id: Option<Uuid>,
+        /// Requeue every DEAD_LETTER job (of --type, if given).
+        #[arg(long)]
+        dead_letter: bool,
+        #[arg(long = "type", requires = "dead_letter")]
+        job_type: Option<String>,
+    },
+    /// Cancel a job that has not ended.
+    Cancel { id: Uuid },
+    /// The next fire times of every schedule.
+    Schedules {
+        #[arg(long, default_value_t = 3)]
+        count: usize,
+    },
+    /// Import a Dexcom Clarity, LibreView or plain `timestamp,glucose_mg_dl` CSV file for a
+    /// user (created if new) and enqueue one batch CALCULATE_A1C.
+    ImportReadings {
+        file: PathBuf,
+        #[arg(long)]
+        user: Uuid,
+        /// IANA zone of the file's local times, for a new user (default UTC) or to override
+        /// the user's own.
+        #[arg(long)]
+        timezone: Option<String>,
+    },
+    /// A user's A1C estimates, newest first.
+    Estimates { user: Uuid },
+}
+
+/// Runs a command.
+///
+/// # Errors
+///
+/// Any failure, with a message for the operator.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(cli.config.as_deref())?;
+    if matches!(cli.command, Command::Serve) {
+        telemetry::init(&config.log);
+        return actix_rt::System::new().block_on(serve(config));
+    }
+    if matches!(cli.command, Command::Schedules { .. }) {
+        return schedules(&config, &cli.command);
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(operate(config, cli.command))
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let db = Db::open(&config.database)?;
+    wait_for_database(&db).await?;
+    db.close().await;
+    let service = Service::start(config, Handlers::standard()).await?;
+    shutdown_signal().await;
+    service.shutdown().await;
+    Ok(())
+}
+
+/// Migrates, waiting while the database is unreachable (logged once).
+async fn wait_for_database(db: &Db) -> anyhow::Result<()> {
+    let mut logged = false;
+    loop {
+        match db.migrate().await {
+            Ok(()) => return Ok(()),
+            Err(crate::store::StoreError::Migrate(err)) => bail!("migration failed: {err}"),
+            Err(err) => {
+                if !logged {
+                    tracing::error!(error = %err, "database unreachable; waiting");
+                    logged = true;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                    _ = tokio::signal::ctrl_c() => bail!("interrupted waiting for the database"),
+                }
+            }
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+async fn operate(config: Config, command: Command) -> anyhow::Result<()> {
+    let db = Db::open(&config.database)?;
+    db.migrate()
+        .await
+        .with_context(|| format!("cannot open database {}", redact(&config.database.url)))?;
+    let result = dispatch(&config, &db, command).await;
+    db.close().await;
+    result
+}
+
+async fn dispatch(config: &Config, db: &Db, command: Command) -> anyhow::Result<()> {
+    let now = Utc::now();
+    match command {
+        Command::Serve | Command::Schedules { .. } => Ok(()),
+        Command::Migrate => print(&json!({"migrated": true})),
+        Command::Enqueue {
+            job_type,
+            payload,
+            priority,
+            run_at,
+            unique_key,
+            max_attempts,
+        } => {
+            let args = EnqueueArgs {
+                job_type,
+                payload,
+                priority,
+                run_at,
+                unique_key,
+                max_attempts,
+            };
+            let job = new_job(config, args)?;
+            let id = jobs::insert(db, &job, now).await?;
+            print(&json!({"id": id, "job_type": job.job_type, "priority": job.priority}))
+        }
+        Command::Job { id } => match jobs::get(db, id).await? {
+            Some(job) => print(&serde_json::to_value(job)?),
+            None => bail!("job {id} not found"),
+        },
+        Command::Jobs {
+            status,
+            job_type,
+            limit,
+        } => {
+            let filter = ListFilter {
+                status,
+                job_type,
+                limit,
+            };
+            print(&serde_json::to_value(jobs::list(db, &filter).await?)?)
+        }
+        Command::Stats => print(&json!({
+            "status_summary": stats::status_summary(db).await?,
+            "failed_jobs": stats::failed_jobs(db).await?,
+        })),
+        Command::Retry {
+            id,
+            dead_letter,
+            job_type,
+        } => {
+            if dead_letter {
+                let requeued = jobs::requeue_dead_letters(db, job_type.as_deref(), now).await?;
+                return print(&json!({"requeued": requeued.len()}));
+            }
+            let id = id.context("a job id or --dead-letter is required")?;
+            if !jobs::requeue(db, id, now).await? {
+                bail!("job {id} is not FAILED, DEAD_LETTER or CANCELLED (or does not exist)");
+            }
+            print(&json!({"requeued": id}))
+        }
+        Command::Cancel { id } => {
+            if !jobs::cancel(db, id, now).await? {
+                bail!("job {id} has already ended (or does not exist)");
+            }
+            print(&json!({"cancelled": id}))
+        }
+        Command::ImportReadings {
+            file,
+            user,
+            timezone,
+        } => {
+            let summary = import_readings(db, &file, user, timezone.as_deref()).await?;
+            print(&summary)
+        }
+        Command::Estimates { user } => print(&serde_json::to_value(
+            estimate::list_for_user(db, user).await?,
+        )?),
+    }
+}
+
+struct EnqueueArgs {
+    job_type: String,
+    payload: String,
+    priority: Option<i16>,
+    run_at: Option<DateTime<Utc>>,
+    unique_key: Option<String>,
+    max_attempts: Option<i32>,
+}
+
+fn new_job(config: &Config, args: EnqueueArgs) -> anyhow::Result<NewJob> {
+    if args.job_type.is_empty() || args.job_type.len() > MAX_JOB_TYPE_LEN {
+        bail!("job type must be 1 to {MAX_JOB_TYPE_LEN} characters");
+    }
+    let payload: Value = serde_json::from_str(&args.payload).context("--payload is not JSON")?;
+    payload::validate(&args.job_type, &payload)?;
+    let priority = args
+        .priority
+        .or_else(|| payload::implied_priority(&args.job_type, &payload))
+        .unwrap_or(DEFAULT_PRIORITY);
+    if !(0..=9).contains(&priority) {
+        bail!("--priority must be 0 to 9");
+    }
+    let max_attempts = args
+        .max_attempts
+        .or_else(|| config.pools.get(&args.job_type).map(|p| p.max_attempts))
+        .unwrap_or(crate::job::DEFAULT_MAX_ATTEMPTS);
+    if max_attempts < 1 {
+        bail!("--max-attempts must be at least 1");
+    }
+    let mut job = NewJob::new(args.job_type, payload)
+        .priority(priority)
+        .max_attempts(max_attempts);
+    job.run_at = args.run_at;
+    job.unique_key = args.unique_key;
+    Ok(job)
+}
+
+/// Parses `file`, stores its readings for `user_id` and enqueues one batch CALCULATE_A1C, in
+/// one transaction. A broken file writes nothing.
+///
+/// # Errors
+///
+/// The file cannot be read or parsed (the message names the line), the zone is unknown, or
+/// the database failed.
+pub async fn import_readings(
+    db: &Db,
+    file: &Path,
+    user_id: Uuid,
+    timezone: Option<&str>,
+) -> anyhow::Result<Value> {
+    let data = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let zone_name = match timezone {
+        Some(zone) => zone.to_owned(),
+        None => user::get(db, user_id)
+            .await?
+            .map_or_else(|| "UTC".to_owned(), |u| u.timezone),
+    };
+    let zone: chrono_tz::Tz = zone_name
+        .parse()
+        .map_err(|_| anyhow::anyhow!("unknown time zone {zone_name:?}"))?;
+    let parsed = import::parse_readings(&data, zone)
+        .with_context(|| format!("cannot import {}", file.display()))?;
+    user::ensure(db, user_id, &zone_name).await?;
+
+    let readings: Vec<NewReading> = parsed
+        .readings
+        .iter()
+        .map(|r| NewReading {
+            measured_at: r.measured_at,
+            value_mg_dl: r.value_mg_dl,
+        })
+        .collect();
+    let payload = serde_json::to_value(CalculateA1c {
+        user_id,
+        reading_id: None,
+        calculation_type: CalculationType::Batch,
+    })?;
+    let job = NewJob::new(CALCULATE_A1C, payload).priority(CalculationType::Batch.priority());
+    let source = parsed.format.source_name();
+    let imported = reading::import(db, user_id, source, &readings, &job, Utc::now()).await?;
+    Ok(json!({
+        "user_id": user_id,
+        "format": source,
+        "readings_in_file": readings.len(),
+        "inserted": imported.inserted,
+        "skipped_already_stored": imported.skipped,
+        "low_stored_as_limit": parsed.clamped_low,
+        "high_stored_as_limit": parsed.clamped_high,
+        "job_id": imported.job_id,
+    }))
+}
+
+fn schedules(config: &Config, command: &Command) -> anyhow::Result<()> {
+    let Command::Schedules { count } = command else {
+        return Ok(());
+    };
+    let now = Utc::now();
+    let mut out = Vec::new();
+    for (name, schedule) in &config.schedules {
+        let parsed = schedule.schedule()?;
+        let zone = parsed.time_zone();
+        let mut next = Vec::new();
+        let mut after = now;
+        while next.len() < *count {
+            let Some(at) = parsed.next_after(after) else {
+                break;
+            };
+            next.push(json!({"utc": at, "local": at.with_timezone(&zone).to_rfc3339()}));
+            after = at;
+        }
+        out.push(json!({
+            "schedule": name,
+            "enabled": schedule.enabled,
+            "cron": schedule.cron,
+            "time_zone": schedule.time_zone,
+            "job_type": schedule.job_type,
+            "next": next,
+        }));
+    }
+    print(&Value::Array(out))
+}
+
+fn print(value: &Value) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,237 @@
+//! The seed's payloads, validated into typed structs.
+//!
+//! A payload that does not parse is refused at enqueue (nothing is inserted) and, when it was
+//! inserted directly in SQL, fails its job with an error naming the field.
+
+use chrono::NaiveDate;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{CALCULATE_A1C, CLEANUP_DATA, GENERATE_REPORT, SEND_REMINDER};
+
+/// Why a payload was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PayloadError {
+    /// A field is missing, of the wrong type or out of range.
+    #[error("invalid payload for {job_type}: {message}")]
+    Invalid { job_type: String, message: String },
+    /// No handler knows this job type.
+    #[error(
+        "unknown job type {0:?} \
+         (known: CALCULATE_A1C, SEND_REMINDER, GENERATE_REPORT, CLEANUP_DATA)"
+    )]
+    UnknownJobType(String),
+}
+
+/// Whether an A1C calculation answers a new reading or is background work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CalculationType {
+    /// After a reading the user just logged; outranks batch work.
+    #[default]
+    Immediate,
+    /// After an import or on a schedule.
+    Batch,
+}
+
+impl CalculationType {
+    /// The priority a job of this kind gets (lower runs first).
+    pub fn priority(self) -> i16 {
+        match self {
+            Self::Immediate => 3,
+            Self::Batch => 7,
+        }
+    }
+}
+
+/// `CALCULATE_A1C`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CalculateA1c {
+    pub user_id: Uuid,
+    /// The reading that triggered the calculation, if any.
+    #[serde(default)]
+    pub reading_id: Option<Uuid>,
+    #[serde(default)]
+    pub calculation_type: CalculationType,
+}
+
+/// How a reminder reaches the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationMethod {
+    Email,
+    Push,
+    InApp,
+}
+
+/// How often a reminder repeats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReminderType {
+    Daily,
+    Weekly,
+    Custom,
+}
+
+/// `SEND_REMINDER`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SendReminder {
+    pub user_id: Uuid,
+    pub reminder_type: ReminderType,
+    pub notification_method: NotificationMethod,
+}
+
+/// The period a report covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportType {
+    Weekly,
+    Monthly,
+    Quarterly,
+}
+
+/// Inclusive first and last day of a report.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct DateRange {
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+}
+
+/// `GENERATE_REPORT`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GenerateReport {
+    pub user_id: Uuid,
+    pub report_type: ReportType,
+    pub date_range: DateRange,
+}
+
+/// What cleanup does with old rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CleanupType {
+    Archive,
+    Delete,
+}
+
+/// `CLEANUP_DATA`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CleanupData {
+    pub cleanup_type: CleanupType,
+    pub older_than_days: u32,
+    pub tables: Vec<String>,
+}
+
+/// Parses `payload` as the payload of `job_type`, naming the offending field on error.
+///
+/// # Errors
+///
+/// [`PayloadError::Invalid`] with the field path and the problem.
+pub fn parse<T: DeserializeOwned>(job_type: &str, payload: &Value) -> Result<T, PayloadError> {
+    serde_path_to_error::deserialize(payload).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner().to_string();
+        let message = if path == "." {
+            inner
+        } else {
+            format!("field `{path}`: {inner}")
+        };
+        PayloadError::Invalid {
+            job_type: job_type.to_owned(),
+            message,
+        }
+    })
+}
+
+/// Checks a payload against its job type's struct and rules.
+///
+/// # Errors
+///
+/// [`PayloadError::UnknownJobType`] for a type outside the four, else as [`parse`].
+pub fn validate(job_type: &str, payload: &Value) -> Result<(), PayloadError> {
+    match job_type {
+        CALCULATE_A1C => parse::<CalculateA1c>(job_type, payload).map(drop),
+        SEND_REMINDER => parse::<SendReminder>(job_type, payload).map(drop),
+        GENERATE_REPORT => {
+            let report: GenerateReport = parse(job_type, payload)?;
+            if report.date_range.end < report.date_range.start {
+                return Err(PayloadError::Invalid {
+                    job_type: job_type.to_owned(),
+                    message: "field `date_range`: end is before start".to_owned(),
+                });
+            }
+            Ok(())
+        }
+        CLEANUP_DATA => parse::<CleanupData>(job_type, payload).map(drop),
+        other => Err(PayloadError::UnknownJobType(other.to_owned())),
+    }
+}
+
+/// The priority a validated payload implies, if its type ranks its jobs.
+pub fn implied_priority(job_type: &str, payload: &Value) -> Option<i16> {
+    if job_type != CALCULATE_A1C {
+        return None;
+    }
+    parse::<CalculateA1c>(job_type, payload)
+        .ok()
+        .map(|p| p.calculation_type.priority())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn accepts_the_seed_payloads() {
+        let user = Uuid::new_v4();
+        let cases = [
+            (
+                CALCULATE_A1C,
+                json!({"user_id": user, "reading_id": user, "calculation_type": "batch"}),
+            ),
+            (
+                SEND_REMINDER,
+                json!({"user_id": user, "reminder_type": "daily",
+                "notification_method": "in_app"}),
+            ),
+            (
+                GENERATE_REPORT,
+                json!({"user_id": user, "report_type": "monthly",
+                "date_range": {"start": "2024-01-01", "end": "2024-01-31"}}),
+            ),
+            (
+                CLEANUP_DATA,
+                json!({"cleanup_type": "archive", "older_than_days": 365,
+                "tables": ["glucose_readings", "job_queue"]}),
+            ),
+        ];
+
+        for (job_type, payload) in cases {
+            validate(job_type, &payload).unwrap();
+        }
+    }
+
+    #[test]
+    fn names_the_field_that_is_wrong() {
+        let payload = json!({"user_id": "not-a-uuid"});
+
+        let err = validate(CALCULATE_A1C, &payload).unwrap_err().to_string();
+
+        assert!(err.contains("field `user_id`"), "{err}");
+    }
+
+    #[test]
+    fn refuses_non_objects_and_unknown_types() {
+        for payload in [Value::Null, json!([1]), json!("x"), json!(7)] {
+            assert!(validate(CALCULATE_A1C, &payload).is_err());
+        }
+        assert!(matches!(
+            validate("MINE", &json!({})),
+            Err(PayloadError::UnknownJobType(_))
+        ));
+    }
+}

@@ -1,0 +1,74 @@
+//! A running service: the supervisor and its actors, started from a config.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{Actor, Addr};
+
+use crate::actors::pool::{GetState, PoolState};
+use crate::actors::supervisor::{GetRestarts, Shutdown, Supervisor};
+use crate::actors::PoolDirectory;
+use crate::config::Config;
+use crate::handlers::Handlers;
+use crate::store::{Db, StoreError};
+
+/// A handle to a running service. Start it inside an actix `System`.
+pub struct Service {
+    supervisor: Addr<Supervisor>,
+    pools: PoolDirectory,
+    db: Db,
+    grace: Duration,
+}
+
+impl Service {
+    /// Migrates the database and starts every actor.
+    ///
+    /// # Errors
+    ///
+    /// The database URL is unsupported, or the database is unreachable or cannot be migrated.
+    pub async fn start(config: Config, handlers: Handlers) -> Result<Self, StoreError> {
+        let db = Db::open(&config.database)?;
+        db.migrate().await?;
+        let grace = config.service.shutdown_grace;
+        let pools = PoolDirectory::default();
+        let supervisor =
+            Supervisor::new(Arc::new(config), handlers, db.clone(), pools.clone()).start();
+        Ok(Self {
+            supervisor,
+            pools,
+            db,
+            grace,
+        })
+    }
+
+    /// The service's own database handle (on the thread that started it).
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The running pools.
+    pub fn pools(&self) -> &PoolDirectory {
+        &self.pools
+    }
+
+    /// The state of the pool of `job_type`, if this node runs one.
+    pub async fn pool_state(&self, job_type: &str) -> Option<PoolState> {
+        self.pools.get(job_type)?.send(GetState).await.ok()
+    }
+
+    /// How many actors were restarted after their mailbox closed.
+    pub async fn restarts(&self) -> u64 {
+        self.supervisor.send(GetRestarts).await.unwrap_or(0)
+    }
+
+    /// Stops within the configured grace period, handing back what did not finish.
+    pub async fn shutdown(self) {
+        let grace = self.grace;
+        self.shutdown_within(grace).await;
+    }
+
+    /// Stops within `grace`, handing back what did not finish.
+    pub async fn shutdown_within(self, grace: Duration) {
+        let _ = self.supervisor.send(Shutdown { grace }).await;
+    }
+}

@@ -1,0 +1,219 @@
+//! Storage: one API over PostgreSQL (production, many nodes) and SQLite (embedded, one node).
+//!
+//! Each table has its own file with one function per query. Functions take the [`Db`] and bind
+//! `now` as a parameter where time matters, so tests control time.
+//!
+//! On SQLite, ids are hyphenated UUID text and timestamps are UTC text of fixed width
+//! (`YYYY-MM-DDTHH:MM:SS.sssZ`), so comparing the text compares the times.
+
+pub mod estimate;
+pub mod job;
+pub mod notification;
+pub mod reading;
+pub mod schedule_run;
+pub mod stats;
+pub mod user;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use uuid::Uuid;
+
+use crate::config::DatabaseConfig;
+
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The URL names no database we support.
+    #[error("unsupported database url {0:?}: use sqlite://FILE or postgres://...")]
+    UnsupportedUrl(String),
+    /// The database refused or failed a statement.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migrations failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored value could not be read back.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    /// Another live job holds the unique key.
+    #[error("a live job already holds unique key {key:?}: {existing}")]
+    UniqueKeyTaken { key: String, existing: Uuid },
+    /// The row asked for does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+}
+
+/// A handle to one database, cheap to clone.
+#[derive(Debug, Clone)]
+pub enum Db {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+/// Which database a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    /// The backend of `url`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnsupportedUrl`] for anything but `sqlite:` and `postgres(ql):`.
+    pub fn of_url(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres)
+        } else {
+            Err(StoreError::UnsupportedUrl(url.to_owned()))
+        }
+    }
+}
+
+impl Db {
+    /// Opens a pool; on PostgreSQL connections are made when first needed, so a service
+    /// starts (and waits) while the database is down.
+    ///
+    /// # Errors
+    ///
+    /// The URL is unsupported or malformed.
+    pub fn open(config: &DatabaseConfig) -> Result<Self, StoreError> {
+        Self::open_with(config, config.max_connections)
+    }
+
+    /// As [`Db::open`] with another pool size.
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::open`].
+    pub fn open_with(config: &DatabaseConfig, max_connections: u32) -> Result<Self, StoreError> {
+        let url = config.url.as_str();
+        match Backend::of_url(url)? {
+            Backend::Postgres => {
+                let options = PgConnectOptions::from_str(url)?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(max_connections)
+                    .acquire_timeout(config.acquire_timeout)
+                    .connect_lazy_with(options);
+                Ok(Self::Postgres(pool))
+            }
+            Backend::Sqlite => {
+                let options = SqliteConnectOptions::from_str(url)?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true);
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(max_connections)
+                    .acquire_timeout(config.acquire_timeout)
+                    .connect_lazy_with(options);
+                Ok(Self::Sqlite(pool))
+            }
+        }
+    }
+
+    /// Brings the schema up to date (idempotent; safe for several nodes at once).
+    ///
+    /// # Errors
+    ///
+    /// The database is unreachable or a migration fails.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self {
+            Self::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+            Self::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Whether every migration this build knows has been applied.
+    ///
+    /// # Errors
+    ///
+    /// The database is unreachable.
+    pub async fn is_migrated(&self) -> Result<bool, StoreError> {
+        let (applied, known) = match self {
+            Self::Postgres(pool) => {
+                let applied: i64 =
+                    sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+                        .fetch_one(pool)
+                        .await?;
+                (applied, POSTGRES_MIGRATIONS.iter().count())
+            }
+            Self::Sqlite(pool) => {
+                let applied: i64 =
+                    sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+                        .fetch_one(pool)
+                        .await?;
+                (applied, SQLITE_MIGRATIONS.iter().count())
+            }
+        };
+        Ok(usize::try_from(applied).unwrap_or(0) >= known)
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Postgres(_) => Backend::Postgres,
+            Self::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// Closes every connection and waits for them to go.
+    pub async fn close(&self) {
+        match self {
+            Self::Postgres(pool) => pool.close().await,
+            Self::Sqlite(pool) => pool.close().await,
+        }
+    }
+}
+
+/// A time as SQLite stores it.
+pub(crate) fn ts(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// A UUID read from SQLite text.
+pub(crate) fn uuid_of(text: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(text).map_err(|err| StoreError::Corrupt(format!("uuid {text:?}: {err}")))
+}
+
+/// A UTC time read from SQLite text.
+pub(crate) fn time_of(text: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|err| StoreError::Corrupt(format!("time {text:?}: {err}")))
+}
+
+/// An optional UTC time read from SQLite text.
+pub(crate) fn opt_time_of(text: Option<String>) -> Result<Option<DateTime<Utc>>, StoreError> {
+    text.as_deref().map(time_of).transpose()
+}
+
+/// `at + d`, saturating at the latest representable time.
+pub(crate) fn add(at: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    chrono::TimeDelta::from_std(d)
+        .ok()
+        .and_then(|delta| at.checked_add_signed(delta))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// A std duration as a chrono delta, saturating.
+pub(crate) fn delta(d: Duration) -> chrono::TimeDelta {
+    chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::MAX)
+}

@@ -1,0 +1,180 @@
+//! `glucose_readings`: what users measured, in mg/dL.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::job::{insert_many_pg, insert_many_sqlite};
+use super::{time_of, ts, uuid_of, Db, StoreError};
+use crate::job::NewJob;
+
+/// A reading to store.
+#[derive(Debug, Clone, Copy)]
+pub struct NewReading {
+    pub measured_at: DateTime<Utc>,
+    pub value_mg_dl: f64,
+}
+
+/// A stored reading.
+#[derive(Debug, Clone)]
+pub struct Reading {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub measured_at: DateTime<Utc>,
+    pub value_mg_dl: f64,
+    pub source: String,
+}
+
+/// What an import wrote.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    /// Readings stored now.
+    pub inserted: u64,
+    /// Readings already stored for the same user, time and source.
+    pub skipped: u64,
+    /// The CALCULATE_A1C job enqueued with them.
+    pub job_id: Uuid,
+}
+
+/// Stores readings and enqueues `job`, in one transaction: all or nothing. A reading already
+/// stored for the same user, time and source is skipped.
+///
+/// # Errors
+///
+/// The database failed; nothing was written.
+pub async fn import(
+    db: &Db,
+    user_id: Uuid,
+    source: &str,
+    readings: &[NewReading],
+    job: &NewJob,
+    now: DateTime<Utc>,
+) -> Result<Imported, StoreError> {
+    let total = u64::try_from(readings.len()).unwrap_or(u64::MAX);
+    let (inserted, job_id) = match db {
+        Db::Postgres(pool) => {
+            let mut tx = pool.begin().await?;
+            let ids: Vec<Uuid> = readings.iter().map(|_| Uuid::new_v4()).collect();
+            let times: Vec<DateTime<Utc>> = readings.iter().map(|r| r.measured_at).collect();
+            let values: Vec<f64> = readings.iter().map(|r| r.value_mg_dl).collect();
+            let inserted = sqlx::query(
+                "INSERT INTO glucose_readings (id, user_id, value_mg_dl, measured_at, source)
+                 SELECT id, $1, value, measured_at, $2
+                 FROM unnest($3::uuid[], $4::float8[], $5::timestamptz[])
+                     AS t(id, value, measured_at)
+                 ON CONFLICT (user_id, measured_at, source) DO NOTHING",
+            )
+            .bind(user_id)
+            .bind(source)
+            .bind(&ids)
+            .bind(&values)
+            .bind(&times)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            let job_ids = insert_many_pg(&mut *tx, std::slice::from_ref(job), now).await?;
+            tx.commit().await?;
+            (inserted, job_ids[0])
+        }
+        Db::Sqlite(pool) => {
+            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+            let mut inserted = 0;
+            for r in readings {
+                inserted += sqlx::query(
+                    "INSERT INTO glucose_readings (id, user_id, value_mg_dl, measured_at, source)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (user_id, measured_at, source) DO NOTHING",
+                )
+                .bind(Uuid::new_v4().to_string())
+                .bind(user_id.to_string())
+                .bind(r.value_mg_dl)
+                .bind(ts(r.measured_at))
+                .bind(source)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            }
+            let job_ids = insert_many_sqlite(&mut tx, std::slice::from_ref(job), now).await?;
+            tx.commit().await?;
+            (inserted, job_ids[0])
+        }
+    };
+    Ok(Imported {
+        inserted,
+        skipped: total.saturating_sub(inserted),
+        job_id,
+    })
+}
+
+/// One reading by id.
+///
+/// # Errors
+///
+/// The database failed.
+pub async fn get(db: &Db, id: Uuid) -> Result<Option<Reading>, StoreError> {
+    let sql = "SELECT id, user_id, measured_at, value_mg_dl, source
+               FROM glucose_readings WHERE id = $1";
+    match db {
+        Db::Postgres(pool) => {
+            let row = sqlx::query(sql).bind(id).fetch_optional(pool).await?;
+            row.map(|r| {
+                Ok(Reading {
+                    id: r.try_get("id")?,
+                    user_id: r.try_get("user_id")?,
+                    measured_at: r.try_get("measured_at")?,
+                    value_mg_dl: r.try_get("value_mg_dl")?,
+                    source: r.try_get("source")?,
+                })
+            })
+            .transpose()
+        }
+        Db::Sqlite(pool) => {
+            let row = sqlx::query(sql)
+                .bind(id.to_string())
+                .fetch_optional(pool)
+                .await?;
+            row.map(|r| {
+                Ok(Reading {
+                    id: uuid_of(r.try_get("id")?)?,
+                    user_id: uuid_of(r.try_get("user_id")?)?,
+                    measured_at: time_of(r.try_get("measured_at")?)?,
+                    value_mg_dl: r.try_get("value_mg_dl")?,
+                    source: r.try_get("source")?,
+                })
+            })
+            .transpose()
+        }
+    }
+}
+
+/// Every reading of one user, oldest first (for tests and exports).
+///
+/// # Errors
+///
+/// The database failed.
+pub async fn all_of_user(db: &Db, user_id: Uuid) -> Result<Vec<(DateTime<Utc>, f64)>, StoreError> {
+    let sql = "SELECT measured_at, value_mg_dl FROM glucose_readings
+               WHERE user_id = $1 ORDER BY measured_at";
+    match db {
+        Db::Postgres(pool) => {
+            let rows = sqlx::query(sql).bind(user_id).fetch_all(pool).await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get("measured_at")?, r.try_get("value_mg_dl")?)))
+                .collect()
+        }
+        Db::Sqlite(pool) => {
+            let rows = sqlx::query(sql)
+                .bind(user_id.to_string())
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok((
+                        time_of(r.try_get("measured_at")?)?,
+                        r.try_get("value_mg_dl")?,
+                    ))
+                })
+                .collect()
+        }
+    }
+}

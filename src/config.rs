@@ -149,7 +149,7 @@ fn default_log_format() -> String {
 }
 
 fn default_log_filter() -> String {
-    "info".to_owned()
+    "info,sqlx=warn".to_owned()
 }
 
 /// One job type's pool on this node.
@@ -293,14 +293,17 @@ impl Config {
         Self::from_tree(tree)
     }
 
-    /// Parses and checks a configuration given as TOML text over the defaults.
+    /// Parses and checks configuration layers given as TOML text, each over the ones before,
+    /// all over the defaults (for tests and embedding).
     ///
     /// # Errors
     ///
     /// As [`Config::load`].
-    pub fn from_toml_over_defaults(text: &str) -> Result<Self, ConfigError> {
+    pub fn from_toml_layers(layers: &[&str]) -> Result<Self, ConfigError> {
         let mut tree = parse_toml("config/default.toml", DEFAULT_TOML)?;
-        merge(&mut tree, parse_toml("config", text)?);
+        for layer in layers {
+            merge(&mut tree, parse_toml("config", layer)?);
+        }
         Self::from_tree(tree)
     }
 

@@ -1,0 +1,405 @@
+//! The job lifecycle on both backends: leases and fencing, retries and dead letters,
+//! priorities, slots, shutdown, and jobs that cannot run.
+
+mod common;
+
+use std::time::Duration;
+
+use a1c_jobs::job::{ClaimedJob, JobStatus, NewJob};
+use a1c_jobs::store::job::{self as jobs, ClaimRequest, Settlement};
+use chrono::{TimeDelta, Utc};
+use common::{count_status, start, status_of, wait_until, work, Recorder, TestDb, TEST_WORK};
+use serde_json::json;
+
+fn claim_request(node: &str, limit: u32) -> ClaimRequest<'_> {
+    ClaimRequest {
+        job_type: TEST_WORK,
+        node,
+        limit,
+        max_priority: 9,
+        lease_ttl: Duration::from_secs(30),
+    }
+}
+
+fn completion(job: &ClaimedJob) -> Settlement {
+    Settlement {
+        id: job.id,
+        lease_id: job.lease_id,
+        status: JobStatus::Completed,
+        run_at: None,
+        error: None,
+        result: Some(json!({"by": "test"})),
+        refund_attempt: false,
+    }
+}
+
+async fn expired_lease_is_rescued_and_late_completion_changes_nothing(t: &TestDb) {
+    let db = t.open();
+    let start = Utc::now();
+    let id = jobs::insert(&db, &work(0, "ok", "rescue"), start)
+        .await
+        .unwrap();
+    let first = jobs::claim(&db, &claim_request("node-a", 1), start)
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1);
+
+    let later = start + TimeDelta::seconds(31);
+    let rescued = jobs::rescue_expired(&db, later).await.unwrap();
+    let second = jobs::claim(&db, &claim_request("node-b", 1), later)
+        .await
+        .unwrap();
+    let late = jobs::settle(&db, &[completion(&first[0])], later)
+        .await
+        .unwrap();
+
+    assert_eq!(rescued.len(), 1);
+    assert_eq!(rescued[0].status, JobStatus::Retry);
+    assert_eq!(second[0].id, id);
+    assert_eq!(second[0].attempt, 2);
+    assert_ne!(second[0].lease_id, first[0].lease_id);
+    assert!(late.is_empty(), "a superseded lease must change nothing");
+    let job = jobs::get(&db, id).await.unwrap().unwrap();
+    assert_eq!(job.status, JobStatus::Processing);
+    assert_eq!(job.locked_by.as_deref(), Some("node-b"));
+
+    let current = jobs::settle(&db, &[completion(&second[0])], later)
+        .await
+        .unwrap();
+    assert_eq!(current, vec![id]);
+    assert_eq!(status_of(&db, id).await, JobStatus::Completed);
+    db.close().await;
+}
+
+async fn renewal_keeps_a_lease_and_a_lost_lease_is_not_renewed(t: &TestDb) {
+    let db = t.open();
+    let now = Utc::now();
+    jobs::insert(&db, &work(0, "ok", "renew"), now)
+        .await
+        .unwrap();
+    let claimed = jobs::claim(&db, &claim_request("node-a", 1), now)
+        .await
+        .unwrap();
+    let lease = [(claimed[0].id, claimed[0].lease_id)];
+
+    let renewed = jobs::renew(&db, &lease, Duration::from_secs(60), now)
+        .await
+        .unwrap();
+    let rescued = jobs::rescue_expired(&db, now + TimeDelta::seconds(45))
+        .await
+        .unwrap();
+    let after = now + TimeDelta::seconds(61);
+    let rescued_late = jobs::rescue_expired(&db, after).await.unwrap();
+    let renewed_late = jobs::renew(&db, &lease, Duration::from_secs(60), after)
+        .await
+        .unwrap();
+
+    assert_eq!(renewed, vec![claimed[0].id]);
+    assert!(rescued.is_empty(), "a renewed lease must not be rescued");
+    assert_eq!(rescued_late.len(), 1);
+    assert!(renewed_late.is_empty());
+    db.close().await;
+}
+
+async fn retries_then_dead_letters_after_exactly_max_attempts(t: &TestDb) {
+    let recorder = Recorder::default();
+    let service = start(t.config(""), &recorder).await;
+    let job = work(0, "retry", "doomed").max_attempts(3);
+    let id = jobs::insert(service.db(), &job, Utc::now()).await.unwrap();
+
+    let db = service.db().clone();
+    wait_until(Duration::from_secs(10), "dead letter", || async {
+        status_of(&db, id).await == JobStatus::DeadLetter
+    })
+    .await;
+
+    let stored = jobs::get(&db, id).await.unwrap().unwrap();
+    let attempts: Vec<i32> = recorder.runs().iter().map(|r| r.attempt).collect();
+    assert_eq!(attempts, vec![1, 2, 3]);
+    assert_eq!(stored.attempts, 3);
+    assert!(stored.error.unwrap().contains("attempt 3 of 3"));
+    assert!(stored.processed_at.is_some());
+    service.shutdown().await;
+}
+
+async fn a_failure_that_cannot_pass_is_failed_at_once(t: &TestDb) {
+    let recorder = Recorder::default();
+    let service = start(t.config(""), &recorder).await;
+    let id = jobs::insert(service.db(), &work(0, "fail", "bad"), Utc::now())
+        .await
+        .unwrap();
+
+    let db = service.db().clone();
+    wait_until(Duration::from_secs(5), "failed", || async {
+        status_of(&db, id).await == JobStatus::Failed
+    })
+    .await;
+
+    assert_eq!(recorder.runs().len(), 1);
+    service.shutdown().await;
+}
+
+async fn panics_and_timeouts_are_failed_attempts_and_the_pool_lives_on(t: &TestDb) {
+    let recorder = Recorder::default();
+    let config = t.config(
+        r#"[pools.TEST_WORK]
+        timeout = "200ms""#,
+    );
+    let service = start(config, &recorder).await;
+    let now = Utc::now();
+    let panics = jobs::insert(service.db(), &work(0, "panic", "p").max_attempts(2), now).await;
+    let hangs = jobs::insert(service.db(), &work(0, "hang", "h").max_attempts(2), now).await;
+    let (panics, hangs) = (panics.unwrap(), hangs.unwrap());
+
+    let db = service.db().clone();
+    wait_until(Duration::from_secs(10), "both dead-lettered", || async {
+        status_of(&db, panics).await == JobStatus::DeadLetter
+            && status_of(&db, hangs).await == JobStatus::DeadLetter
+    })
+    .await;
+    let after = jobs::insert(&db, &work(0, "ok", "after"), Utc::now())
+        .await
+        .unwrap();
+    wait_until(Duration::from_secs(5), "pool still runs jobs", || async {
+        status_of(&db, after).await == JobStatus::Completed
+    })
+    .await;
+
+    let panicked = jobs::get(&db, panics).await.unwrap().unwrap();
+    let hung = jobs::get(&db, hangs).await.unwrap().unwrap();
+    assert!(panicked
+        .error
+        .unwrap()
+        .contains("handler panicked: asked to panic"));
+    assert!(hung.error.unwrap().contains("timed out"));
+    assert_eq!(service.restarts().await, 0);
+    service.shutdown().await;
+}
+
+async fn claims_by_priority_then_run_at(t: &TestDb) {
+    let db = t.open();
+    let now = Utc::now();
+    for (priority, tag) in [(5, "p5"), (1, "p1"), (9, "p9"), (3, "p3"), (1, "p1-later")] {
+        let job = work(0, "ok", tag).priority(priority);
+        let at = if tag == "p1-later" {
+            now + TimeDelta::milliseconds(1)
+        } else {
+            now
+        };
+        jobs::insert(&db, &job.run_at(at - TimeDelta::seconds(1)), now)
+            .await
+            .unwrap();
+    }
+    let recorder = Recorder::default();
+    let config = t.config(
+        r#"[pools.TEST_WORK]
+        concurrency = 1
+        batch_size = 1"#,
+    );
+    let service = start(config, &recorder).await;
+
+    wait_until(Duration::from_secs(10), "all completed", || async {
+        count_status(&db, JobStatus::Completed).await == 5
+    })
+    .await;
+
+    let order: Vec<String> = recorder.runs().into_iter().map(|r| r.tag).collect();
+    assert_eq!(order, ["p1", "p1-later", "p3", "p5", "p9"]);
+    service.shutdown().await;
+    db.close().await;
+}
+
+async fn concurrency_limit_is_never_exceeded(t: &TestDb) {
+    let db = t.open();
+    let batch: Vec<NewJob> = (0..40).map(|i| work(30, "ok", &i.to_string())).collect();
+    jobs::insert_many(&db, &batch, Utc::now()).await.unwrap();
+    let recorder = Recorder::default();
+    let config = t.config(
+        r#"[pools.TEST_WORK]
+        concurrency = 3
+        batch_size = 2"#,
+    );
+    let service = start(config, &recorder).await;
+
+    wait_until(Duration::from_secs(20), "all completed", || async {
+        count_status(&db, JobStatus::Completed).await == 40
+    })
+    .await;
+
+    assert_eq!(recorder.peak(), 3, "the limit is reached and never passed");
+    let state = service.pool_state(TEST_WORK).await.unwrap();
+    assert_eq!(state.peak_in_flight, 3);
+    service.shutdown().await;
+    db.close().await;
+}
+
+async fn reserved_slots_let_urgent_jobs_past_a_flood(t: &TestDb) {
+    let db = t.open();
+    let flood: Vec<NewJob> = (0..20)
+        .map(|i| work(150, "ok", &format!("batch{i}")).priority(7))
+        .collect();
+    jobs::insert_many(&db, &flood, Utc::now()).await.unwrap();
+    let recorder = Recorder::default();
+    let config = t.config(
+        r#"[pools.TEST_WORK]
+        concurrency = 3
+        reserved = 1
+        reserved_priority = 2"#,
+    );
+    let service = start(config, &recorder).await;
+    let r = recorder.clone();
+    wait_until(Duration::from_secs(5), "flood running", || {
+        let started = r.runs().len();
+        async move { started >= 2 }
+    })
+    .await;
+
+    let urgent = jobs::insert(&db, &work(0, "ok", "urgent").priority(1), Utc::now()).await;
+    let urgent = urgent.unwrap();
+    wait_until(Duration::from_secs(5), "urgent done", || async {
+        status_of(&db, urgent).await == JobStatus::Completed
+    })
+    .await;
+
+    let still_waiting = count_status(&db, JobStatus::Pending).await;
+    assert!(
+        still_waiting > 5,
+        "urgent ran before the flood drained ({still_waiting} left)"
+    );
+    let runs = recorder.runs();
+    let normal_at_once = max_overlap(runs.iter().filter(|r| r.tag != "urgent"));
+    assert_eq!(
+        normal_at_once, 2,
+        "ordinary jobs never take the reserved slot"
+    );
+    service.shutdown().await;
+    db.close().await;
+}
+
+/// The most runs that overlapped in time.
+fn max_overlap<'a>(runs: impl Iterator<Item = &'a common::Exec>) -> usize {
+    let mut events = Vec::new();
+    for run in runs {
+        events.push((run.started, 1i32));
+        if let Some(end) = run.ended {
+            events.push((end, -1));
+        }
+    }
+    events.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+    let (mut now, mut peak) = (0, 0);
+    for (_, step) in events {
+        now += step;
+        peak = peak.max(now);
+    }
+    usize::try_from(peak).unwrap_or(0)
+}
+
+async fn shutdown_hands_unfinished_jobs_back_without_spending_an_attempt(t: &TestDb) {
+    let recorder = Recorder::default();
+    let service = start(t.config(""), &recorder).await;
+    let db = t.open();
+    let slow = vec![work(60_000, "ok", "slow"), work(60_000, "ok", "slow")];
+    let ids = jobs::insert_many(&db, &slow, Utc::now()).await.unwrap();
+    let quick = jobs::insert(&db, &work(10, "ok", "quick"), Utc::now())
+        .await
+        .unwrap();
+    let r = recorder.clone();
+    wait_until(Duration::from_secs(5), "all three running", || {
+        let started = r.runs().len();
+        async move { started == 3 }
+    })
+    .await;
+
+    service.shutdown_within(Duration::from_millis(500)).await;
+
+    for id in ids {
+        let job = jobs::get(&db, id).await.unwrap().unwrap();
+        assert_eq!(job.status, JobStatus::Pending);
+        assert_eq!(job.attempts, 0, "the attempt was given back");
+        assert!(job.lease_id.is_none());
+    }
+    assert_eq!(status_of(&db, quick).await, JobStatus::Completed);
+    db.close().await;
+}
+
+async fn unknown_job_type_is_failed_with_a_clear_error(t: &TestDb) {
+    let recorder = Recorder::default();
+    let service = start(t.config(""), &recorder).await;
+    let db = service.db().clone();
+    let id = jobs::insert(&db, &NewJob::new("NO_SUCH_TYPE", json!({})), Utc::now()).await;
+    let id = id.unwrap();
+
+    wait_until(Duration::from_secs(5), "failed", || async {
+        status_of(&db, id).await == JobStatus::Failed
+    })
+    .await;
+
+    let error = jobs::get(&db, id).await.unwrap().unwrap().error.unwrap();
+    assert!(
+        error.contains("unknown job type \"NO_SUCH_TYPE\""),
+        "{error}"
+    );
+    service.shutdown().await;
+}
+
+async fn malformed_payload_fails_naming_the_field(t: &TestDb) {
+    let recorder = Recorder::default();
+    let service = start(t.config(""), &recorder).await;
+    let db = service.db().clone();
+    let bad = NewJob::new(
+        "CALCULATE_A1C",
+        json!({"user_id": 42, "calculation_type": "batch"}),
+    );
+    let id = jobs::insert(&db, &bad, Utc::now()).await.unwrap();
+
+    wait_until(Duration::from_secs(5), "failed", || async {
+        status_of(&db, id).await == JobStatus::Failed
+    })
+    .await;
+
+    let job = jobs::get(&db, id).await.unwrap().unwrap();
+    assert!(
+        job.error.as_deref().unwrap().contains("field `user_id`"),
+        "{:?}",
+        job.error
+    );
+    assert_eq!(job.attempts, 1);
+    service.shutdown().await;
+}
+
+async fn unique_key_allows_one_live_job(t: &TestDb) {
+    let db = t.open();
+    let now = Utc::now();
+    let first = jobs::insert(&db, &work(0, "ok", "u").unique_key("k1"), now)
+        .await
+        .unwrap();
+
+    let second = jobs::insert(&db, &work(0, "ok", "u").unique_key("k1"), now).await;
+
+    match second {
+        Err(a1c_jobs::store::StoreError::UniqueKeyTaken { existing, .. }) => {
+            assert_eq!(existing, first)
+        }
+        other => panic!("expected UniqueKeyTaken, got {other:?}"),
+    }
+    assert!(jobs::cancel(&db, first, now).await.unwrap());
+    jobs::insert(&db, &work(0, "ok", "u").unique_key("k1"), now)
+        .await
+        .unwrap();
+    db.close().await;
+}
+
+on_both_backends!(
+    expired_lease_is_rescued_and_late_completion_changes_nothing,
+    renewal_keeps_a_lease_and_a_lost_lease_is_not_renewed,
+    retries_then_dead_letters_after_exactly_max_attempts,
+    a_failure_that_cannot_pass_is_failed_at_once,
+    panics_and_timeouts_are_failed_attempts_and_the_pool_lives_on,
+    claims_by_priority_then_run_at,
+    concurrency_limit_is_never_exceeded,
+    reserved_slots_let_urgent_jobs_past_a_flood,
+    shutdown_hands_unfinished_jobs_back_without_spending_an_attempt,
+    unknown_job_type_is_failed_with_a_clear_error,
+    malformed_payload_fails_naming_the_field,
+    unique_key_allows_one_live_job,
+);

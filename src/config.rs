@@ -448,9 +448,12 @@ impl ScheduleConfig {
                 ));
             }
         }
+        // Job types beyond the four are checked against the handlers when the service starts.
         let sample = crate::actors::scheduler::render_payload(self, chrono::Utc::now());
-        payload::validate(&self.job_type, &sample)
-            .map_err(|err| ConfigError::invalid(field("payload"), err.to_string()))
+        match payload::validate(&self.job_type, &sample) {
+            Ok(()) | Err(payload::PayloadError::UnknownJobType(_)) => Ok(()),
+            Err(err) => Err(ConfigError::invalid(field("payload"), err.to_string())),
+        }
     }
 
     /// The parsed cron expression in its zone.

@@ -12,6 +12,18 @@ use crate::config::Config;
 use crate::handlers::Handlers;
 use crate::store::{Db, StoreError};
 
+/// Why the service did not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The database cannot be opened or migrated.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// An enabled schedule enqueues a job type no handler serves.
+    #[error("schedules.{schedule}.job_type: no handler serves job type {job_type:?}")]
+    NoHandler { schedule: String, job_type: String },
+}
+
 /// A handle to a running service. Start it inside an actix `System`.
 pub struct Service {
     supervisor: Addr<Supervisor>,
@@ -25,8 +37,17 @@ impl Service {
     ///
     /// # Errors
     ///
-    /// The database URL is unsupported, or the database is unreachable or cannot be migrated.
-    pub async fn start(config: Config, handlers: Handlers) -> Result<Self, StoreError> {
+    /// The database URL is unsupported, or the database is unreachable or cannot be migrated;
+    /// a schedule names a job type without a handler.
+    pub async fn start(config: Config, handlers: Handlers) -> Result<Self, StartError> {
+        for (name, schedule) in config.schedules.iter().filter(|(_, s)| s.enabled) {
+            if handlers.get(&schedule.job_type).is_none() {
+                return Err(StartError::NoHandler {
+                    schedule: name.clone(),
+                    job_type: schedule.job_type.clone(),
+                });
+            }
+        }
         let db = Db::open(&config.database)?;
         db.migrate().await?;
         let grace = config.service.shutdown_grace;

@@ -228,22 +228,15 @@ pub fn work(ms: u64, mode: &str, tag: &str) -> NewJob {
 }
 
 /// Waits until `check` is true, polling every 20 ms; panics with `what` after `timeout`.
-#[track_caller]
-pub fn wait_until<'a, F, Fut>(
-    timeout: Duration,
-    what: &'a str,
-    check: F,
-) -> impl Future<Output = ()> + 'a
+pub async fn wait_until<F, Fut>(timeout: Duration, what: &str, check: F)
 where
-    F: Fn() -> Fut + 'a,
-    Fut: Future<Output = bool> + 'a,
+    F: Fn() -> Fut,
+    Fut: Future<Output = bool>,
 {
-    async move {
-        let deadline = Instant::now() + timeout;
-        while !check().await {
-            assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+    let deadline = Instant::now() + timeout;
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

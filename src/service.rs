@@ -77,6 +77,13 @@ impl Service {
         self.pools.get(job_type)?.send(GetState).await.ok()
     }
 
+    /// Stops the pool of `job_type` abruptly, as a crash would; the supervisor restarts it.
+    pub fn kill_pool(&self, job_type: &str) {
+        if let Some(addr) = self.pools.get(job_type) {
+            addr.do_send(crate::actors::supervisor::Stop);
+        }
+    }
+
     /// How many actors were restarted after their mailbox closed.
     pub async fn restarts(&self) -> u64 {
         self.supervisor.send(GetRestarts).await.unwrap_or(0)

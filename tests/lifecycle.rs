@@ -403,3 +403,150 @@ on_both_backends!(
     malformed_payload_fails_naming_the_field,
     unique_key_allows_one_live_job,
 );
+
+mod more {
+    use super::*;
+
+    async fn a_stopped_pool_is_restarted_and_its_jobs_are_rescued(t: &TestDb) {
+        let recorder = Recorder::default();
+        let config = t.config(
+            r#"[pools.TEST_WORK]
+            lease_ttl = "600ms""#,
+        );
+        let service = start(config, &recorder).await;
+        let db = service.db().clone();
+        let id = jobs::insert(&db, &work(60_000, "ok", "orphan"), Utc::now())
+            .await
+            .unwrap();
+        let r = recorder.clone();
+        wait_until(Duration::from_secs(5), "job running", || {
+            let started = r.runs().len();
+            async move { started == 1 }
+        })
+        .await;
+
+        service.kill_pool(TEST_WORK);
+        let after = jobs::insert(&db, &work(0, "ok", "after"), Utc::now())
+            .await
+            .unwrap();
+        wait_until(Duration::from_secs(10), "new pool runs jobs", || async {
+            status_of(&db, after).await == JobStatus::Completed
+        })
+        .await;
+        wait_until(
+            Duration::from_secs(10),
+            "orphan rescued and running again",
+            || async { jobs::get(&db, id).await.unwrap().unwrap().attempts == 2 },
+        )
+        .await;
+
+        assert_eq!(service.restarts().await, 1);
+        service.shutdown_within(Duration::from_millis(100)).await;
+    }
+
+    async fn a_long_job_with_heartbeats_outlives_its_lease(t: &TestDb) {
+        let recorder = Recorder::default();
+        let config = t.config(
+            r#"[pools.TEST_WORK]
+            lease_ttl = "400ms""#,
+        );
+        let service = start(config, &recorder).await;
+        let db = service.db().clone();
+
+        let id = jobs::insert(&db, &work(1_500, "ok", "long"), Utc::now())
+            .await
+            .unwrap();
+        wait_until(Duration::from_secs(10), "completed", || async {
+            status_of(&db, id).await == JobStatus::Completed
+        })
+        .await;
+
+        let job = jobs::get(&db, id).await.unwrap().unwrap();
+        assert_eq!(job.attempts, 1, "never rescued while alive");
+        assert_eq!(recorder.runs().len(), 1);
+        service.shutdown().await;
+    }
+
+    async fn a_failure_outside_the_retry_window_is_dead_lettered(t: &TestDb) {
+        let recorder = Recorder::default();
+        let db = t.open();
+        let id = jobs::insert(&db, &work(0, "retry", "old"), Utc::now())
+            .await
+            .unwrap();
+        let two_days_ago = (Utc::now() - TimeDelta::days(2)).to_rfc3339();
+        let sql = "UPDATE job_queue SET created_at = $1 WHERE id = $2";
+        match &db {
+            a1c_jobs::store::Db::Postgres(pool) => {
+                let at = chrono::DateTime::parse_from_rfc3339(&two_days_ago).unwrap();
+                sqlx::query(sql)
+                    .bind(at)
+                    .bind(id)
+                    .execute(pool)
+                    .await
+                    .unwrap();
+            }
+            a1c_jobs::store::Db::Sqlite(pool) => {
+                let at = (Utc::now() - TimeDelta::days(2))
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+                sqlx::query(sql)
+                    .bind(at)
+                    .bind(id.to_string())
+                    .execute(pool)
+                    .await
+                    .unwrap();
+            }
+        }
+        let config = t.config(
+            r#"[pools.TEST_WORK]
+            retry_window = "24h""#,
+        );
+        let service = start(config, &recorder).await;
+
+        wait_until(Duration::from_secs(5), "dead letter", || async {
+            status_of(&db, id).await == JobStatus::DeadLetter
+        })
+        .await;
+
+        let job = jobs::get(&db, id).await.unwrap().unwrap();
+        assert_eq!(job.attempts, 1);
+        assert!(job.error.unwrap().contains("not retried"));
+        service.shutdown().await;
+        db.close().await;
+    }
+
+    async fn rate_limit_spaces_job_starts(t: &TestDb) {
+        let recorder = Recorder::default();
+        let db = t.open();
+        let batch: Vec<NewJob> = (0..12).map(|i| work(0, "ok", &i.to_string())).collect();
+        jobs::insert_many(&db, &batch, Utc::now()).await.unwrap();
+        let config = t.config(
+            r#"[pools.TEST_WORK]
+            rate_limit = 4.0"#,
+        );
+
+        let service = start(config, &recorder).await;
+        wait_until(Duration::from_secs(10), "all completed", || async {
+            count_status(&db, JobStatus::Completed).await == 12
+        })
+        .await;
+
+        let runs = recorder.runs();
+        let first = runs.iter().map(|r| r.started).min().unwrap();
+        let last = runs.iter().map(|r| r.started).max().unwrap();
+        // A full bucket of 4 starts at once; the other 8 need 8 / 4 per second.
+        assert!(
+            last - first >= Duration::from_millis(1_900),
+            "{:?}",
+            last - first
+        );
+        service.shutdown().await;
+        db.close().await;
+    }
+
+    on_both_backends!(
+        a_stopped_pool_is_restarted_and_its_jobs_are_rescued,
+        a_long_job_with_heartbeats_outlives_its_lease,
+        a_failure_outside_the_retry_window_is_dead_lettered,
+        rate_limit_spaces_job_starts,
+    );
+}

@@ -38,7 +38,7 @@ pub struct Shutdown {
 #[rtype(result = "u64")]
 pub struct GetRestarts;
 
-/// Stop an auxiliary actor (listener, maintenance, scheduler).
+/// Stop an actor at once, without draining (the supervisor starts it again).
 #[derive(Message, Debug, Clone, Copy)]
 #[rtype(result = "()")]
 pub struct Stop;
@@ -278,4 +278,4 @@ macro_rules! stoppable {
     )*};
 }
 
-stoppable!(Listener, Maintenance, Scheduler);
+stoppable!(Listener, Maintenance, Scheduler, Pool);

@@ -105,6 +105,11 @@ pub enum Command {
     },
     /// A user's A1C estimates, newest first.
     Estimates { user: Uuid },
+    /// One mode of the side-by-side benchmark driver (PostgreSQL; see `bench/README.md`).
+    Bench {
+        /// setup, enqueue, work, latency-worker or latency-producer.
+        mode: String,
+    },
 }
 
 /// Runs a command.
@@ -117,6 +122,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     if matches!(cli.command, Command::Serve) {
         telemetry::init(&config.log);
         return actix_rt::System::new().block_on(serve(config));
+    }
+    if let Command::Bench { mode } = &cli.command {
+        return crate::bench::run(mode, config);
     }
     if matches!(cli.command, Command::Schedules { .. }) {
         return schedules(&config, &cli.command);
@@ -186,7 +194,7 @@ async fn operate(config: Config, command: Command) -> anyhow::Result<()> {
 async fn dispatch(config: &Config, db: &Db, command: Command) -> anyhow::Result<()> {
     let now = Utc::now();
     match command {
-        Command::Serve | Command::Schedules { .. } => Ok(()),
+        Command::Serve | Command::Schedules { .. } | Command::Bench { .. } => Ok(()),
         Command::Migrate => print(&json!({"migrated": true})),
         Command::Enqueue {
             job_type,
@@ -348,7 +356,7 @@ pub async fn import_readings(
         "format": source,
         "readings_in_file": readings.len(),
         "inserted": imported.inserted,
-        "skipped_already_stored": imported.skipped,
+        "skipped_duplicates": imported.skipped,
         "low_stored_as_limit": parsed.clamped_low,
         "high_stored_as_limit": parsed.clamped_high,
         "job_id": imported.job_id,

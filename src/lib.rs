@@ -6,6 +6,7 @@
 //! the `job` module for the vocabulary and the job lifecycle.
 
 pub mod actors;
+pub mod bench;
 pub mod cgm;
 pub mod cli;
 pub mod config;

@@ -52,8 +52,7 @@ impl Service {
         db.migrate().await?;
         let grace = config.service.shutdown_grace;
         let pools = PoolDirectory::default();
-        let supervisor =
-            Supervisor::new(Arc::new(config), handlers, db.clone(), pools.clone()).start();
+        let supervisor = Supervisor::new(Arc::new(config), handlers, pools.clone()).start();
         Ok(Self {
             supervisor,
             pools,

@@ -236,7 +236,7 @@ async fn concurrency_limit_is_never_exceeded(t: &TestDb) {
 async fn reserved_slots_let_urgent_jobs_past_a_flood(t: &TestDb) {
     let db = t.open();
     let flood: Vec<NewJob> = (0..20)
-        .map(|i| work(150, "ok", &format!("batch{i}")).priority(7))
+        .map(|i| work(300, "ok", &format!("batch{i}")).priority(7))
         .collect();
     jobs::insert_many(&db, &flood, Utc::now()).await.unwrap();
     let recorder = Recorder::default();
@@ -448,12 +448,12 @@ mod more {
         let recorder = Recorder::default();
         let config = t.config(
             r#"[pools.TEST_WORK]
-            lease_ttl = "400ms""#,
+            lease_ttl = "1s""#,
         );
         let service = start(config, &recorder).await;
         let db = service.db().clone();
 
-        let id = jobs::insert(&db, &work(1_500, "ok", "long"), Utc::now())
+        let id = jobs::insert(&db, &work(3_500, "ok", "long"), Utc::now())
             .await
             .unwrap();
         wait_until(Duration::from_secs(10), "completed", || async {

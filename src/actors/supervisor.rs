@@ -21,7 +21,7 @@ use super::PoolDirectory;
 use crate::config::Config;
 use crate::handlers::Handlers;
 use crate::job::{CLEANUP_DATA, GENERATE_REPORT, SEND_REMINDER};
-use crate::store::Db;
+use crate::store::{Backend, Db};
 
 /// How often the supervisor checks that its children are alive.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
@@ -53,7 +53,8 @@ pub struct Supervisor {
     config: Arc<Config>,
     handlers: Handlers,
     node: Arc<str>,
-    db: Db,
+    /// The thread of the listener, maintenance and the scheduler.
+    aux: Arbiter,
     directory: PoolDirectory,
     pools: BTreeMap<String, PoolSlot>,
     listener: Option<Addr<Listener>>,
@@ -65,13 +66,13 @@ pub struct Supervisor {
 
 impl Supervisor {
     /// A supervisor for `config`; `db` is for the auxiliary actors on its own thread.
-    pub fn new(config: Arc<Config>, handlers: Handlers, db: Db, directory: PoolDirectory) -> Self {
+    pub fn new(config: Arc<Config>, handlers: Handlers, directory: PoolDirectory) -> Self {
         let node: Arc<str> = config.node_name().into();
         Self {
             config,
             handlers,
             node,
-            db,
+            aux: Arbiter::new(),
             directory,
             pools: BTreeMap::new(),
             listener: None,
@@ -118,12 +119,20 @@ impl Supervisor {
         PoolSlot { arbiter, addr }
     }
 
+    /// Opens a small database pool on the thread an actor runs on, so its connections belong
+    /// to that thread's runtime and go with it.
+    fn aux_db(&self) -> impl Fn() -> Db {
+        let database = self.config.database.clone();
+        move || Db::open_with(&database, 2).expect("database url was checked at start-up")
+    }
+
     fn start_listener(&self) -> Addr<Listener> {
-        Listener::new(self.db.clone(), self.directory.clone()).start()
+        let (db, directory) = (self.aux_db(), self.directory.clone());
+        Listener::start_in_arbiter(&self.aux.handle(), move |_| Listener::new(db(), directory))
     }
 
     fn start_maintenance(&self) -> Addr<Maintenance> {
-        let m = &self.config.maintenance;
+        let m = self.config.maintenance.clone();
         // TODO(#3): SEND_REMINDER, GENERATE_REPORT and CLEANUP_DATA have no handler yet; their
         // jobs stay PENDING instead of failing as unknown, until the release that serves them.
         let mut known = self.handlers.job_types();
@@ -132,14 +141,10 @@ impl Supervisor {
                 known.push(seed_type.to_owned());
             }
         }
-        Maintenance::new(
-            self.db.clone(),
-            m.interval,
-            m.unknown_type_after,
-            known,
-            self.directory.clone(),
-        )
-        .start()
+        let (db, directory) = (self.aux_db(), self.directory.clone());
+        Maintenance::start_in_arbiter(&self.aux.handle(), move |_| {
+            Maintenance::new(db(), m.interval, m.unknown_type_after, known, directory)
+        })
     }
 
     fn start_scheduler(&self) -> Addr<Scheduler> {
@@ -147,13 +152,11 @@ impl Supervisor {
             error!(error = %err, "schedules not started");
             Vec::new()
         });
-        Scheduler::new(
-            self.db.clone(),
-            self.config.service.scheduler_tick,
-            entries,
-            self.directory.clone(),
-        )
-        .start()
+        let tick = self.config.service.scheduler_tick;
+        let (db, directory) = (self.aux_db(), self.directory.clone());
+        Scheduler::start_in_arbiter(&self.aux.handle(), move |_| {
+            Scheduler::new(db(), tick, entries, directory)
+        })
     }
 
     /// Starts again every child whose mailbox closed.
@@ -213,7 +216,10 @@ impl Actor for Supervisor {
             self.directory.set(&job_type, slot.addr.clone());
             self.pools.insert(job_type, slot);
         }
-        if matches!(self.db, Db::Postgres(_)) {
+        if matches!(
+            Backend::of_url(&self.config.database.url),
+            Ok(Backend::Postgres)
+        ) {
             self.listener = Some(self.start_listener());
         }
         self.maintenance = Some(self.start_maintenance());
@@ -230,27 +236,29 @@ impl Handler<Shutdown> for Supervisor {
         self.stopping = true;
         let grace_ms = u64::try_from(msg.grace.as_millis()).unwrap_or(u64::MAX);
         info!(grace_ms, "shutting down");
-        for addr in [self.listener.take().map(|a| a.recipient())]
+        // Stopped (and awaited) before their thread ends, so their connections close inside
+        // its runtime.
+        let aux_stops: Vec<_> = [self.listener.take().map(|a| a.recipient())]
             .into_iter()
             .chain([self.maintenance.take().map(|a| a.recipient())])
             .chain([self.scheduler.take().map(|a| a.recipient())])
             .flatten()
-        {
-            addr.do_send(Stop);
-        }
+            .map(|addr: Recipient<Stop>| addr.send(Stop))
+            .collect();
         let pools: Vec<(String, PoolSlot)> = std::mem::take(&mut self.pools).into_iter().collect();
         let drains: Vec<_> = pools
             .iter()
             .map(|(_, slot)| slot.addr.send(Drain { grace: msg.grace }))
             .collect();
-        let db = self.db.clone();
+        let aux = self.aux.handle();
         Box::pin(
             async move {
+                join_all(aux_stops).await;
                 join_all(drains).await;
                 for (_, slot) in pools {
                     slot.arbiter.stop();
                 }
-                db.close().await;
+                aux.stop();
                 info!("shutdown complete");
             }
             .into_actor(self),

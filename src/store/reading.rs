@@ -30,7 +30,8 @@ pub struct Reading {
 pub struct Imported {
     /// Readings stored now.
     pub inserted: u64,
-    /// Readings already stored for the same user, time and source.
+    /// Readings not stored because one for the same user, time and source was already
+    /// stored (or came earlier in the same file).
     pub skipped: u64,
     /// The CALCULATE_A1C job enqueued with them.
     pub job_id: Uuid,

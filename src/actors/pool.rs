@@ -9,14 +9,16 @@
 //!
 //! # Waking
 //!
-//! A pool claims when woken (a notification, a finished job, a rescue) and on every
+//! A pool cycles when woken (a notification, a finished job, a rescue) and on every
 //! `poll_interval`, so nothing depends on a notification arriving. A claim that filled its
-//! batch wakes the pool again at once: more jobs may be waiting.
+//! batch starts the next cycle at once: more jobs may be waiting.
 //!
-//! # Outcomes
+//! # Cycles
 //!
-//! Finished attempts wait in a buffer while a write is in flight, and the next write takes
-//! them all: one commit covers many jobs under load, and one job when idle.
+//! A pool talks to the database in cycles: one round trip (one statement on PostgreSQL)
+//! records the outcomes of the attempts that ended and claims jobs for the free slots. One
+//! cycle runs at a time, and what arrives meanwhile goes into the next, so under load one
+//! commit covers many jobs, and an idle pool answers a single job at once.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -91,11 +93,10 @@ pub struct Pool {
     handler: Arc<dyn JobHandler>,
     running: HashMap<Uuid, Running>,
     peak_in_flight: usize,
-    claiming: bool,
-    wake_again: bool,
+    cycling: bool,
+    again: bool,
     renewing: bool,
     outcomes: Vec<Settlement>,
-    settling: bool,
     draining: bool,
     drained: Option<oneshot::Sender<()>>,
     rate: Option<TokenBucket>,
@@ -122,11 +123,10 @@ impl Pool {
             handler,
             running: HashMap::new(),
             peak_in_flight: 0,
-            claiming: false,
-            wake_again: false,
+            cycling: false,
+            again: false,
             renewing: false,
             outcomes: Vec::new(),
-            settling: false,
             draining: false,
             drained: None,
             rate,
@@ -148,69 +148,92 @@ impl Pool {
         (free, normal_cap.saturating_sub(normal).min(free))
     }
 
-    fn try_claim(&mut self, ctx: &mut Context<Self>) {
-        if self.draining {
+    /// Records the outcomes that are waiting and claims jobs for the free slots, in one round
+    /// trip. One cycle runs at a time; what arrives meanwhile goes into the next, so one commit
+    /// covers many jobs under load and a single job when idle.
+    fn cycle(&mut self, ctx: &mut Context<Self>) {
+        if self.cycling {
+            self.again = true;
             return;
         }
-        if self.claiming {
-            self.wake_again = true;
+        let budget = if self.draining {
+            0
+        } else {
+            self.claim_budget(ctx)
+        };
+        if budget == 0 && self.outcomes.is_empty() {
+            self.maybe_drained();
             return;
         }
-        let (free, free_normal) = self.free_slots();
-        let mut budget = free.min(self.config.batch_size);
-        if let Some(rate) = &mut self.rate {
-            budget = budget.min(rate.available());
-            if budget == 0 && free > 0 {
-                ctx.run_later(rate.wait_for_one(), |act, ctx| act.try_claim(ctx));
-            }
-        }
-        if budget == 0 {
-            return;
-        }
-        self.claiming = true;
-        self.wake_again = false;
+        self.cycling = true;
+        self.again = false;
+        let (_, free_normal) = self.free_slots();
         let plan = ClaimPlan {
             urgent_first: self.config.reserved > 0,
             total: budget,
             normal: free_normal.min(budget),
             reserved_priority: self.config.reserved_priority,
         };
-        let fut = claim(
-            self.db.clone(),
-            self.job_type.clone(),
-            self.node.clone(),
+        let step = Cycle {
+            db: self.db.clone(),
+            job_type: self.job_type.clone(),
+            node: self.node.clone(),
+            outcomes: std::mem::take(&mut self.outcomes),
             plan,
-            self.config.lease_ttl,
+            lease_ttl: self.config.lease_ttl,
+        };
+        ctx.spawn(
+            step.run()
+                .into_actor(self)
+                .map(move |(outcomes, result), act, ctx| {
+                    act.cycling = false;
+                    act.after_cycle(outcomes, result, budget, ctx);
+                }),
         );
-        ctx.spawn(fut.into_actor(self).map(move |result, act, ctx| {
-            act.claiming = false;
-            act.after_claim(result, budget, ctx);
-        }));
     }
 
-    fn after_claim(
+    /// How many jobs the next claim may take: free slots, batch size and rate limit.
+    fn claim_budget(&mut self, ctx: &mut Context<Self>) -> u32 {
+        let (free, _) = self.free_slots();
+        let mut budget = free.min(self.config.batch_size);
+        if let Some(rate) = &mut self.rate {
+            budget = budget.min(rate.available());
+            if budget == 0 && free > 0 {
+                ctx.run_later(rate.wait_for_one(), |act, ctx| act.cycle(ctx));
+            }
+        }
+        budget
+    }
+
+    fn after_cycle(
         &mut self,
-        result: Result<(Vec<ClaimedJob>, DateTime<Utc>), StoreError>,
+        outcomes: Vec<Settlement>,
+        result: Result<CycleDone, StoreError>,
         budget: u32,
         ctx: &mut Context<Self>,
     ) {
-        let (claimed, claimed_at) = match result {
-            Ok(claimed) => claimed,
+        let done = match result {
+            Ok(done) => done,
             Err(err) => {
-                self.database_failed("claim", &err);
+                self.database_failed("claim and record outcomes", &err);
+                self.outcomes.splice(0..0, outcomes);
+                ctx.run_later(Duration::from_millis(500), |act, ctx| act.cycle(ctx));
                 return;
             }
         };
         self.database_ok();
-        let full = u32::try_from(claimed.len()).unwrap_or(u32::MAX) >= budget;
+        report_superseded(&outcomes, &done.applied);
+        let full = budget > 0 && u32::try_from(done.claimed.len()).unwrap_or(u32::MAX) >= budget;
         if let Some(rate) = &mut self.rate {
-            rate.take(claimed.len());
+            rate.take(done.claimed.len());
         }
-        for job in claimed {
-            self.start(job, claimed_at, ctx);
+        for job in done.claimed {
+            self.start(job, done.at, ctx);
         }
-        if full || self.wake_again {
-            self.try_claim(ctx);
+        if full || self.again || !self.outcomes.is_empty() {
+            self.cycle(ctx);
+        } else {
+            self.maybe_drained();
         }
     }
 
@@ -324,36 +347,6 @@ impl Pool {
         )
     }
 
-    fn flush(&mut self, ctx: &mut Context<Self>) {
-        if self.settling || self.outcomes.is_empty() {
-            self.maybe_drained();
-            return;
-        }
-        self.settling = true;
-        let batch = std::mem::take(&mut self.outcomes);
-        let db = self.db.clone();
-        let fut = async move {
-            let result = jobs::settle(&db, &batch, Utc::now()).await;
-            (batch, result)
-        };
-        ctx.spawn(fut.into_actor(self).map(|(batch, result), act, ctx| {
-            act.settling = false;
-            match result {
-                Ok(applied) => {
-                    act.database_ok();
-                    report_superseded(&batch, &applied);
-                }
-                Err(err) => {
-                    act.database_failed("record outcomes", &err);
-                    act.outcomes.splice(0..0, batch);
-                    ctx.run_later(Duration::from_millis(500), |act, ctx| act.flush(ctx));
-                    return;
-                }
-            }
-            act.flush(ctx);
-        }));
-    }
-
     fn renew(&mut self, ctx: &mut Context<Self>) {
         if self.renewing || self.running.is_empty() {
             return;
@@ -425,11 +418,11 @@ impl Pool {
                 refund_attempt: true,
             });
         }
-        self.flush(ctx);
+        self.cycle(ctx);
     }
 
     fn maybe_drained(&mut self) {
-        let idle = self.running.is_empty() && self.outcomes.is_empty() && !self.settling;
+        let idle = self.running.is_empty() && self.outcomes.is_empty() && !self.cycling;
         if self.draining && idle {
             if let Some(tx) = self.drained.take() {
                 let _ = tx.send(());
@@ -493,36 +486,65 @@ struct ClaimPlan {
     reserved_priority: i16,
 }
 
-/// Claims urgent jobs first when slots are reserved, then fills the slots ordinary jobs may
-/// use.
-async fn claim(
+struct CycleDone {
+    applied: Vec<Uuid>,
+    claimed: Vec<ClaimedJob>,
+    at: DateTime<Utc>,
+}
+
+/// One round trip of a pool: outcomes to record and a claim plan.
+struct Cycle {
     db: Db,
     job_type: Arc<str>,
     node: Arc<str>,
+    outcomes: Vec<Settlement>,
     plan: ClaimPlan,
     lease_ttl: Duration,
-) -> Result<(Vec<ClaimedJob>, DateTime<Utc>), StoreError> {
-    let now = Utc::now();
-    let mut request = ClaimRequest {
-        job_type: &job_type,
-        node: &node,
-        limit: plan.total,
-        max_priority: ANY_PRIORITY,
-        lease_ttl,
-    };
-    if !plan.urgent_first || plan.normal >= plan.total {
-        return Ok((jobs::claim(&db, &request, now).await?, now));
+}
+
+impl Cycle {
+    /// Records the outcomes and claims; with reserved slots, urgent jobs are claimed first and
+    /// then ordinary ones up to the slots they may use. Gives the outcomes back for retrying
+    /// when the database failed.
+    async fn run(self) -> (Vec<Settlement>, Result<CycleDone, StoreError>) {
+        let result = self.settle_and_claim().await;
+        (self.outcomes, result)
     }
-    request.max_priority = plan.reserved_priority;
-    let mut claimed = jobs::claim(&db, &request, now).await?;
-    let got = u32::try_from(claimed.len()).unwrap_or(u32::MAX);
-    let room = plan.normal.min(plan.total.saturating_sub(got));
-    if room > 0 {
-        request.max_priority = ANY_PRIORITY;
-        request.limit = room;
-        claimed.extend(jobs::claim(&db, &request, now).await?);
+
+    async fn settle_and_claim(&self) -> Result<CycleDone, StoreError> {
+        let now = Utc::now();
+        let plan = &self.plan;
+        let two_phase = plan.urgent_first && plan.normal < plan.total;
+        let mut request = ClaimRequest {
+            job_type: &self.job_type,
+            node: &self.node,
+            limit: plan.total,
+            max_priority: if two_phase {
+                plan.reserved_priority
+            } else {
+                ANY_PRIORITY
+            },
+            lease_ttl: self.lease_ttl,
+        };
+        let (applied, mut claimed) =
+            jobs::settle_and_claim(&self.db, &self.outcomes, &request, now).await?;
+        let got = u32::try_from(claimed.len()).unwrap_or(u32::MAX);
+        let room = plan.normal.min(plan.total.saturating_sub(got));
+        if two_phase && room > 0 {
+            request.max_priority = ANY_PRIORITY;
+            request.limit = room;
+            // The outcomes are recorded already; a failure here only delays the claim.
+            match jobs::claim(&self.db, &request, now).await {
+                Ok(more) => claimed.extend(more),
+                Err(err) => debug!(error = %err, "second claim failed"),
+            }
+        }
+        Ok(CycleDone {
+            applied,
+            claimed,
+            at: now,
+        })
     }
-    Ok((claimed, now))
 }
 
 impl Actor for Pool {
@@ -535,9 +557,9 @@ impl Actor for Pool {
             reserved = self.config.reserved,
             "pool started"
         );
-        ctx.run_interval(self.poll_interval, |act, ctx| act.try_claim(ctx));
+        ctx.run_interval(self.poll_interval, |act, ctx| act.cycle(ctx));
         ctx.run_interval(self.config.lease_ttl / 3, |act, ctx| act.renew(ctx));
-        self.try_claim(ctx);
+        self.cycle(ctx);
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
@@ -552,7 +574,7 @@ impl Handler<Wake> for Pool {
     type Result = ();
 
     fn handle(&mut self, _: Wake, ctx: &mut Self::Context) {
-        self.try_claim(ctx);
+        self.cycle(ctx);
     }
 }
 
@@ -571,8 +593,7 @@ impl Handler<Finished> for Pool {
         let settlement = self.settlement(&run.job, msg.outcome, Utc::now());
         log_outcome(&run.job, &settlement, elapsed_ms);
         self.outcomes.push(settlement);
-        self.flush(ctx);
-        self.try_claim(ctx);
+        self.cycle(ctx);
     }
 }
 

@@ -99,7 +99,7 @@ fn distinct(tables: &[CleanupTable]) -> Vec<CleanupTable> {
 
 /// The cutoffs at `now`: rows older than `days`, and terminal jobs older than the larger of
 /// `days` and their status's retention.
-pub fn cutoff_of(now: DateTime<Utc>, days: u32, retention: &JobRetention) -> Cutoff {
+fn cutoff_of(now: DateTime<Utc>, days: u32, retention: &JobRetention) -> Cutoff {
     let older_than = DAY.saturating_mul(days);
     let before = |status: JobStatus| {
         let kept = retention.of(status).unwrap_or(Duration::MAX);
@@ -130,7 +130,8 @@ async fn clear_table(
     settings: &CleanupConfig,
     now: DateTime<Utc>,
 ) -> Result<u64, JobError> {
-    let size = settings.batch_size;
+    // The config check refuses 0, but a hand-built config could carry it: never loop on it.
+    let size = settings.batch_size.max(1);
     let mut total: u64 = 0;
     loop {
         let gone = match kind {

@@ -55,6 +55,8 @@ pub(super) fn cutoff_times(table: CleanupTable, cutoff: &Cutoff) -> Vec<DateTime
 /// Builds a [`TableSql`] from literals. Both backends pick a batch with the same shape; on
 /// PostgreSQL `FOR UPDATE SKIP LOCKED` lets two nodes clean at once without waiting on each
 /// other, and the data-modifying CTEs make delete and archive insert one statement.
+// rustfmt would put each `concat!` fragment on a line of its own and hide the SQL's shape.
+#[rustfmt::skip]
 macro_rules! table_sql {
     (
         source: $source:literal,
@@ -69,58 +71,32 @@ macro_rules! table_sql {
             pg_archive: concat!(
                 "WITH picked AS (
                      SELECT id
-                     FROM ",
-                $source,
-                "
-                     WHERE ",
-                $pg_eligible,
-                "
-                     ORDER BY ",
-                $order,
-                "
+                     FROM ", $source, "
+                     WHERE ", $pg_eligible, "
+                     ORDER BY ", $order, "
                      LIMIT $1
                      FOR UPDATE SKIP LOCKED
                  ),
                  moved AS (
-                     DELETE FROM ",
-                $source,
-                "
+                     DELETE FROM ", $source, "
                      WHERE id IN (SELECT id FROM picked)
-                     RETURNING ",
-                $columns,
-                "
+                     RETURNING ", $columns, "
                  ),
                  archived AS (
-                     INSERT INTO ",
-                $archive,
-                " (",
-                $columns,
-                ", archived_at)
-                     SELECT ",
-                $columns,
-                ", ",
-                $archived_at,
-                "
+                     INSERT INTO ", $archive, " (", $columns, ", archived_at)
+                     SELECT ", $columns, ", ", $archived_at, "
                      FROM moved
                      ON CONFLICT (id) DO NOTHING
                  )
                  SELECT count(*) FROM moved"
             ),
             pg_delete: concat!(
-                "DELETE FROM ",
-                $source,
-                "
+                "DELETE FROM ", $source, "
                  WHERE id IN (
                      SELECT id
-                     FROM ",
-                $source,
-                "
-                     WHERE ",
-                $pg_eligible,
-                "
-                     ORDER BY ",
-                $order,
-                "
+                     FROM ", $source, "
+                     WHERE ", $pg_eligible, "
+                     ORDER BY ", $order, "
                      LIMIT $1
                      FOR UPDATE SKIP LOCKED
                  )"
@@ -129,36 +105,20 @@ macro_rules! table_sql {
             pg_vacuum_with_archive: concat!("VACUUM (ANALYZE) ", $source, ", ", $archive),
             sqlite_batch_ids: concat!(
                 "SELECT id
-                 FROM ",
-                $source,
-                "
-                 WHERE ",
-                $sqlite_eligible,
-                "
-                 ORDER BY ",
-                $order,
-                "
+                 FROM ", $source, "
+                 WHERE ", $sqlite_eligible, "
+                 ORDER BY ", $order, "
                  LIMIT ?1"
             ),
             sqlite_archive_ids: concat!(
-                "INSERT INTO ",
-                $archive,
-                " (",
-                $columns,
-                ", archived_at)
-                 SELECT ",
-                $columns,
-                ", ?2
-                 FROM ",
-                $source,
-                "
+                "INSERT INTO ", $archive, " (", $columns, ", archived_at)
+                 SELECT ", $columns, ", ?2
+                 FROM ", $source, "
                  WHERE id IN (SELECT value FROM json_each(?1))
                  ON CONFLICT (id) DO NOTHING"
             ),
             sqlite_delete_ids: concat!(
-                "DELETE FROM ",
-                $source,
-                "
+                "DELETE FROM ", $source, "
                  WHERE id IN (SELECT value FROM json_each(?1))"
             ),
         }

@@ -139,7 +139,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let db = Db::open(&config.database)?;
     wait_for_database(&db).await?;
     db.close().await;
-    let service = Service::start(config, Handlers::standard()).await?;
+    let handlers = Handlers::from_config(&config);
+    let service = Service::start(config, handlers).await?;
     shutdown_signal().await;
     service.shutdown().await;
     Ok(())

@@ -3,6 +3,8 @@
 //!
 //! Values are checked at start-up; a bad one stops the service with a message naming its key.
 
+pub mod cleanup;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -12,6 +14,8 @@ use serde_json::Value;
 
 use crate::job::{payload, Backoff};
 use crate::schedule::Schedule;
+
+pub use cleanup::CleanupConfig;
 
 /// The configuration every a1c-jobs process starts from.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
@@ -63,6 +67,9 @@ pub struct Config {
     /// Recurring jobs, keyed by schedule name.
     #[serde(default)]
     pub schedules: BTreeMap<String, ScheduleConfig>,
+    /// How `CLEANUP_DATA` works through old rows.
+    #[serde(default)]
+    pub cleanup: CleanupConfig,
 }
 
 /// Where the jobs live.
@@ -345,6 +352,7 @@ impl Config {
         for (name, schedule) in &self.schedules {
             schedule.validate(&format!("schedules.{name}"))?;
         }
+        self.cleanup.validate()?;
         Ok(())
     }
 

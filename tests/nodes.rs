@@ -57,7 +57,11 @@ async fn racing_schedulers_enqueue_each_fire_time_once(t: &TestDb) {
         catch_up = "none""#
     );
     let config = t.config(&text);
-    let entry = entries(&config.schedules).unwrap().remove(0);
+    let entry = entries(&config.schedules)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.name == "tick")
+        .unwrap();
     let now = Utc::now();
     let since = now - TimeDelta::seconds(5);
     let handles: Vec<Db> = (0..6).map(|_| t.open()).collect();

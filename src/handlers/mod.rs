@@ -6,6 +6,7 @@
 //! outcome is recorded.
 
 pub mod calculate_a1c;
+pub mod cleanup_data;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,7 +14,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 
-use crate::job::{ClaimedJob, Outcome, CALCULATE_A1C};
+use crate::config::Config;
+use crate::job::{ClaimedJob, Outcome, CALCULATE_A1C, CLEANUP_DATA};
 use crate::store::Db;
 
 /// What a handler gets for one attempt.
@@ -47,10 +49,19 @@ impl std::fmt::Debug for Handlers {
 }
 
 impl Handlers {
-    /// The handlers this release ships.
+    /// The handlers this release ships, with default settings.
     pub fn standard() -> Self {
         let mut handlers = Self::default();
         handlers.register(CALCULATE_A1C, calculate_a1c::CalculateA1c::default());
+        handlers.register(CLEANUP_DATA, cleanup_data::CleanupData::default());
+        handlers
+    }
+
+    /// The handlers this release ships, with the settings of `config`.
+    pub fn from_config(config: &Config) -> Self {
+        let mut handlers = Self::standard();
+        let settings = config.cleanup.clone();
+        handlers.register(CLEANUP_DATA, cleanup_data::CleanupData::new(settings));
         handlers
     }
 

@@ -112,16 +112,84 @@ pub struct GenerateReport {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CleanupType {
+    /// Move rows to `<table>_archive`.
     Archive,
+    /// Delete rows for good.
     Delete,
+}
+
+impl CleanupType {
+    /// The payload's word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Archive => "archive",
+            Self::Delete => "delete",
+        }
+    }
+}
+
+/// The most days `older_than_days` (and a `job_queue` retention) may name: 100 years. Larger
+/// ages reach times some backends cannot store.
+pub const MAX_CLEANUP_DAYS: u32 = 36_500;
+
+/// A table cleanup may touch: the allow-list.
+///
+/// A name from a payload becomes one of these or is refused; only the variant's own SQL (see
+/// `store::cleanup`) ever reaches the database, never the name the payload gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", try_from = "String")]
+pub enum CleanupTable {
+    /// `glucose_readings`, aged by `measured_at`.
+    GlucoseReadings,
+    /// `job_queue`, terminal jobs only, aged by `processed_at` and per-status retention.
+    JobQueue,
+    /// `notifications`, aged by `created_at`.
+    Notifications,
+}
+
+impl CleanupTable {
+    /// Every table cleanup may touch.
+    pub const ALL: [CleanupTable; 3] = [Self::GlucoseReadings, Self::JobQueue, Self::Notifications];
+
+    /// The table's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::GlucoseReadings => "glucose_readings",
+            Self::JobQueue => "job_queue",
+            Self::Notifications => "notifications",
+        }
+    }
+}
+
+/// A table name outside the cleanup allow-list.
+#[derive(Debug, thiserror::Error)]
+#[error("table {0:?} may not be cleaned up (allowed: {allowed})", allowed = allowed_tables())]
+pub struct UnknownTable(pub String);
+
+fn allowed_tables() -> String {
+    let names: Vec<&str> = CleanupTable::ALL.iter().map(|t| t.as_str()).collect();
+    names.join(", ")
+}
+
+impl TryFrom<String> for CleanupTable {
+    type Error = UnknownTable;
+
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        Self::ALL
+            .into_iter()
+            .find(|table| table.as_str() == name)
+            .ok_or(UnknownTable(name))
+    }
 }
 
 /// `CLEANUP_DATA`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CleanupData {
     pub cleanup_type: CleanupType,
+    /// Rows older than this many days go; 1 to [`MAX_CLEANUP_DAYS`].
     pub older_than_days: u32,
-    pub tables: Vec<String>,
+    /// At least one table of the allow-list.
+    pub tables: Vec<CleanupTable>,
 }
 
 /// Parses `payload` as the payload of `job_type`, naming the offending field on error.
@@ -164,8 +232,35 @@ pub fn validate(job_type: &str, payload: &Value) -> Result<(), PayloadError> {
             }
             Ok(())
         }
-        CLEANUP_DATA => parse::<CleanupData>(job_type, payload).map(drop),
+        CLEANUP_DATA => parse_cleanup(payload).map(drop),
         other => Err(PayloadError::UnknownJobType(other.to_owned())),
+    }
+}
+
+/// Parses a `CLEANUP_DATA` payload and checks its rules: a known cleanup type, tables of the
+/// allow-list only (at least one), and 1 to [`MAX_CLEANUP_DAYS`] days (0 would take every row).
+///
+/// # Errors
+///
+/// [`PayloadError::Invalid`] naming the field, and for a table outside the allow-list, the
+/// table and the allowed ones.
+pub fn parse_cleanup(payload: &Value) -> Result<CleanupData, PayloadError> {
+    let cleanup: CleanupData = parse(CLEANUP_DATA, payload)?;
+    let problem = if !(1..=MAX_CLEANUP_DAYS).contains(&cleanup.older_than_days) {
+        Some(format!(
+            "field `older_than_days`: must be 1 to {MAX_CLEANUP_DAYS}"
+        ))
+    } else if cleanup.tables.is_empty() {
+        Some("field `tables`: name at least one table".to_owned())
+    } else {
+        None
+    };
+    match problem {
+        Some(message) => Err(PayloadError::Invalid {
+            job_type: CLEANUP_DATA.to_owned(),
+            message,
+        }),
+        None => Ok(cleanup),
     }
 }
 
@@ -222,6 +317,54 @@ mod tests {
         let err = validate(CALCULATE_A1C, &payload).unwrap_err().to_string();
 
         assert!(err.contains("field `user_id`"), "{err}");
+    }
+
+    #[test]
+    fn cleanup_refuses_unknown_tables_zero_days_and_no_tables() {
+        let cases = [
+            (json!(["glucose_readings", "users"]), 30, "\"users\""),
+            (json!(["job_queue; DROP TABLE users"]), 30, "DROP TABLE"),
+            (json!(["Job_Queue"]), 30, "\"Job_Queue\""),
+            (json!(["job_queue"]), 0, "older_than_days"),
+            (json!(["job_queue"]), 36_501, "older_than_days"),
+            (json!([]), 30, "at least one table"),
+        ];
+
+        for (tables, days, expected) in cases {
+            let payload =
+                json!({"cleanup_type": "delete", "older_than_days": days, "tables": tables});
+            let err = validate(CLEANUP_DATA, &payload).unwrap_err().to_string();
+            assert!(err.contains(expected), "{payload}: {err}");
+        }
+    }
+
+    #[test]
+    fn cleanup_error_lists_the_allowed_tables() {
+        let payload = json!({"cleanup_type": "archive", "older_than_days": 1, "tables": ["x"]});
+
+        let err = parse_cleanup(&payload).unwrap_err().to_string();
+
+        assert!(
+            err.contains("allowed: glucose_readings, job_queue, notifications"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn cleanup_tables_parse_into_the_allow_list() {
+        let payload = json!({"cleanup_type": "archive", "older_than_days": 1,
+            "tables": ["notifications", "glucose_readings", "job_queue"]});
+
+        let cleanup = parse_cleanup(&payload).unwrap();
+
+        assert_eq!(
+            cleanup.tables,
+            vec![
+                CleanupTable::Notifications,
+                CleanupTable::GlucoseReadings,
+                CleanupTable::JobQueue
+            ]
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! outcome is recorded.
 
 pub mod calculate_a1c;
+pub mod generate_report;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 
-use crate::job::{ClaimedJob, Outcome, CALCULATE_A1C};
+use crate::job::{ClaimedJob, Outcome, CALCULATE_A1C, GENERATE_REPORT};
 use crate::store::Db;
 
 /// What a handler gets for one attempt.
@@ -51,6 +52,7 @@ impl Handlers {
     pub fn standard() -> Self {
         let mut handlers = Self::default();
         handlers.register(CALCULATE_A1C, calculate_a1c::CalculateA1c::default());
+        handlers.register(GENERATE_REPORT, generate_report::GenerateReport);
         handlers
     }
 

@@ -105,6 +105,13 @@ pub enum Command {
     },
     /// A user's A1C estimates, newest first.
     Estimates { user: Uuid },
+    /// A stored report: its statistics as JSON, or its HTML page alone.
+    Report {
+        id: Uuid,
+        /// Print only the HTML page, e.g. `a1c-jobs report ID --html > report.html`.
+        #[arg(long)]
+        html: bool,
+    },
 }
 
 /// Runs a command.
@@ -260,7 +267,24 @@ async fn dispatch(config: &Config, db: &Db, command: Command) -> anyhow::Result<
         Command::Estimates { user } => print(&serde_json::to_value(
             estimate::list_for_user(db, user).await?,
         )?),
+        Command::Report { id, html } => show_report(db, id, html).await,
     }
+}
+
+/// Prints a report's statistics (with its period and ids) as JSON, or with `html` its page.
+async fn show_report(db: &Db, id: Uuid, html: bool) -> anyhow::Result<()> {
+    let Some(report) = crate::store::report::get(db, id).await? else {
+        bail!("report {id} not found");
+    };
+    if html {
+        // Written as is, without a panic when the reader goes away (`| head`).
+        use std::io::Write as _;
+        std::io::stdout().lock().write_all(report.html.as_bytes())?;
+        return Ok(());
+    }
+    let mut value = serde_json::to_value(&report.summary)?;
+    value["stats"] = report.stats;
+    print(&value)
 }
 
 struct EnqueueArgs {

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::stats::{PeriodSummary, ReportStats};
 use super::svg::{self, BAND_COLOURS, BAND_LABELS};
-use super::targets::TargetCheck;
+use super::targets::{self, TargetCheck};
 use crate::cgm::RangeShares;
 
 /// The sentence a page shows for a period without readings.
@@ -80,17 +80,21 @@ fn heading(page: &mut String, stats: &ReportStats, title: &str, prepared_for: Op
 }
 
 fn body(page: &mut String, stats: &ReportStats) {
+    // The band shares as the page shows them, rounded to tenths that add up to 100.0, so the
+    // bar, the table and the targets never disagree in the last digit.
+    let shown = stats.ranges.as_ref().map(svg::displayed);
     if !stats.coverage.is_sufficient {
         insufficient(page, stats);
     }
-    statistics_table(page, stats);
-    targets_table(page, &stats.targets);
+    statistics_table(page, stats, shown.as_ref());
+    let shown_targets = targets::check(shown.as_ref(), stats.cv_percent);
+    targets_table(page, &stats.targets, &shown_targets);
     page.push_str("<h2>Ambulatory glucose profile</h2>");
     page.push_str(&svg::agp_chart(&stats.agp));
-    let _ = write!(
-        page,
-        "<p class=\"meta\">All readings folded onto one day by local clock hour: the median, \
-         the 25–75 % and 5–95 % bands; the green area is the target range 70–180 mg/dL.</p>"
+    page.push_str(
+        "<p class=\"meta\">All readings folded onto one day by local clock hour: the median \
+         line, the 25–75 % and 5–95 % bands; the green area is the target range 70–180 \
+         mg/dL.</p>",
     );
     if let Some(ranges) = &stats.ranges {
         page.push_str("<h2>Time in ranges</h2>");
@@ -102,17 +106,14 @@ fn insufficient(page: &mut String, stats: &ReportStats) {
     let _ = write!(
         page,
         "<p class=\"notice warn\"><strong>Not enough data.</strong> {} readings on {} days \
-         cover {:.1} % of the possible readings. The consensus asks for at least 70 % of the \
-         readings over at least 14 days, so these statistics are not sufficient to judge \
-         glucose control.</p>",
+         cover {:.1} % of the possible readings; the consensus asks for at least 70 % of them \
+         over at least 14 days. These statistics are not sufficient to judge glucose \
+         control.</p>",
         stats.summary.num_readings, stats.summary.days_with_data, stats.coverage.coverage_percent,
     );
 }
 
-fn statistics_table(page: &mut String, stats: &ReportStats) {
-    let now = &stats.summary;
-    let before = stats.previous.as_ref().map(|p| &p.summary);
-    let change = stats.change.as_ref();
+fn statistics_table(page: &mut String, stats: &ReportStats, shown: Option<&RangeShares>) {
     page.push_str("<h2>Statistics</h2><table><thead><tr><th>Measure</th><th>This period</th>");
     if let Some(p) = &stats.previous {
         let _ = write!(
@@ -124,44 +125,10 @@ fn statistics_table(page: &mut String, stats: &ReportStats) {
     page.push_str("</tr></thead><tbody>");
     let mut table = Rows {
         page,
-        with_previous: before.is_some(),
+        with_previous: stats.previous.is_some(),
     };
-
-    let count = |s: &PeriodSummary| s.num_readings.to_string();
-    let days = |s: &PeriodSummary| s.days_with_data.to_string();
-    let mean = |s: &PeriodSummary| number(s.mean_mg_dl, 1, " mg/dL");
-    let gmi = |s: &PeriodSummary| number(s.gmi_percent, 2, " %");
-    let tir = |s: &PeriodSummary| number(s.in_range_percent, 1, " %");
-    table.row("Readings", &count(now), before.map(count), None);
-    table.row("Days with data", &days(now), before.map(days), None);
-    let coverage = number(Some(stats.coverage.coverage_percent), 1, " %");
-    table.row("Sensor coverage", &coverage, None, None);
-    let mean_change = change.map(|c| signed(c.mean_mg_dl, 1, " mg/dL"));
-    table.row("Mean glucose", &mean(now), before.map(mean), mean_change);
-    table.row(
-        "Standard deviation",
-        &number(stats.sd_mg_dl, 1, " mg/dL"),
-        None,
-        None,
-    );
-    table.row(
-        "Coefficient of variation",
-        &number(stats.cv_percent, 1, " %"),
-        None,
-        None,
-    );
-    let gmi_change = change.map(|c| signed(c.gmi_percent, 2, " %"));
-    table.row("GMI", &gmi(now), before.map(gmi), gmi_change);
-    let ea1c = number(stats.estimated_a1c_percent, 2, " %");
-    table.row("Estimated A1C (ADAG)", &ea1c, None, None);
-    let tir_change = change.map(|c| signed(c.in_range_percent, 1, " pts"));
-    table.row(
-        "Time in range 70–180",
-        &tir(now),
-        before.map(tir),
-        tir_change,
-    );
-    if let Some(ranges) = &stats.ranges {
+    table.summary_rows(stats, shown);
+    if let Some(ranges) = shown {
         table.range_rows(ranges);
     }
     page.push_str("</tbody></table>");
@@ -188,6 +155,41 @@ impl Rows<'_> {
         self.page.push_str("</tr>");
     }
 
+    /// Counts, coverage, mean, variability and the A1C estimates, with the previous period's
+    /// values and the change where they are compared.
+    fn summary_rows(&mut self, stats: &ReportStats, shown: Option<&RangeShares>) {
+        let (now, change) = (&stats.summary, stats.change.as_ref());
+        let before = stats.previous.as_ref().map(|p| &p.summary);
+        let count = |s: &PeriodSummary| s.num_readings.to_string();
+        let days = |s: &PeriodSummary| s.days_with_data.to_string();
+        let mean = |s: &PeriodSummary| number(s.mean_mg_dl, 1, " mg/dL");
+        let gmi = |s: &PeriodSummary| number(s.gmi_percent, 2, " %");
+        let tir = |s: &PeriodSummary| number(s.in_range_percent, 1, " %");
+
+        self.row("Readings", &count(now), before.map(count), None);
+        self.row("Days with data", &days(now), before.map(days), None);
+        let coverage = number(Some(stats.coverage.coverage_percent), 1, " %");
+        self.row("Sensor coverage", &coverage, None, None);
+        let mean_change = change.map(|c| signed(c.mean_mg_dl, 1, " mg/dL"));
+        self.row("Mean glucose", &mean(now), before.map(mean), mean_change);
+        let sd = number(stats.sd_mg_dl, 1, " mg/dL");
+        self.row("Standard deviation", &sd, None, None);
+        let cv = number(stats.cv_percent, 1, " %");
+        self.row("Coefficient of variation", &cv, None, None);
+        let gmi_change = change.map(|c| signed(c.gmi_percent, 2, " %"));
+        self.row("GMI", &gmi(now), before.map(gmi), gmi_change);
+        let ea1c = number(stats.estimated_a1c_percent, 2, " %");
+        self.row("Estimated A1C (ADAG)", &ea1c, None, None);
+        let tir_now = number(shown.map(|r| r.in_range_percent), 1, " %");
+        let tir_change = change.map(|c| signed(c.in_range_percent, 1, " pts"));
+        self.row(
+            "Time in range 70–180",
+            &tir_now,
+            before.map(tir),
+            tir_change,
+        );
+    }
+
     /// The five bands, very high first, each with its colour.
     fn range_rows(&mut self, ranges: &RangeShares) {
         for (band, share) in svg::shares_of(ranges).iter().enumerate().rev() {
@@ -200,12 +202,14 @@ impl Rows<'_> {
     }
 }
 
-fn targets_table(page: &mut String, targets: &[TargetCheck]) {
+/// The targets with their verdicts from `targets` (exact values) and the values shown from
+/// `shown` (the same targets checked on the displayed shares).
+fn targets_table(page: &mut String, targets: &[TargetCheck], shown: &[TargetCheck]) {
     page.push_str(
         "<h2>Consensus targets</h2><table><thead><tr><th>Target</th><th>Goal</th>\
          <th>This period</th><th>Met</th></tr></thead><tbody>",
     );
-    for t in targets {
+    for (t, display) in targets.iter().zip(shown) {
         let verdict = match t.is_met {
             Some(true) => "<span class=\"met\">✓ met</span>",
             Some(false) => "<span class=\"missed\">✗ not met</span>",
@@ -217,7 +221,7 @@ fn targets_table(page: &mut String, targets: &[TargetCheck]) {
             escape(&t.label),
             t.bound.symbol(),
             t.limit_percent,
-            number(t.value_percent, 1, " %"),
+            number(display.value_percent, 1, " %"),
         );
     }
     page.push_str("</tbody></table>");

@@ -17,9 +17,9 @@ pub const BAND_LABELS: [&str; 5] = [
 ];
 
 const AGP_WIDTH: f64 = 860.0;
-const AGP_HEIGHT: f64 = 360.0;
+const AGP_HEIGHT: f64 = 400.0;
 /// Plot area inside the AGP: left, top, right, bottom edges.
-const PLOT: (f64, f64, f64, f64) = (56.0, 16.0, 840.0, 320.0);
+const PLOT: (f64, f64, f64, f64) = (56.0, 16.0, 840.0, 350.0);
 
 /// The AGP: 5–95 % and 25–75 % bands and the median line by local hour, over the shaded
 /// target range 70–180 mg/dL. Hours without readings leave a gap.
@@ -79,7 +79,7 @@ fn agp_axes(svg: &mut String, s: &Scale) {
         right - left,
         y70 - y180
     );
-    for mg_dl in [54.0, 70.0, 180.0, 250.0] {
+    for mg_dl in [54.0, 70.0, 180.0, 250.0, s.y_max] {
         let y = s.y(mg_dl);
         let _ = write!(
             svg,
@@ -210,7 +210,7 @@ fn agp_legend(svg: &mut String) {
         ("target", "Target 70–180"),
     ];
     let mut x = PLOT.0;
-    let y = AGP_HEIGHT - 14.0;
+    let y = AGP_HEIGHT - 8.0;
     for (class, label) in items {
         let _ = write!(
             svg,
@@ -271,6 +271,20 @@ pub fn shares_of(r: &RangeShares) -> [f64; 5] {
         r.high_percent,
         r.very_high_percent,
     ]
+}
+
+/// The shares as the page shows them: each rounded to a tenth of a percent by
+/// [`display_tenths`], so that the five add up to exactly 100.0.
+pub fn displayed(r: &RangeShares) -> RangeShares {
+    let tenths = display_tenths(&shares_of(r)).map(|t| f64::from(t) / 10.0);
+    RangeShares {
+        num_readings: r.num_readings,
+        very_low_percent: tenths[0],
+        low_percent: tenths[1],
+        in_range_percent: tenths[2],
+        high_percent: tenths[3],
+        very_high_percent: tenths[4],
+    }
 }
 
 /// Segment heights in proportion to `shares`; the last takes what is left, so they add up to

@@ -201,3 +201,27 @@ fn report_stats_serialise_to_json_and_back() {
     assert_eq!(back.summary.num_readings, 5);
     assert_eq!(back.agp.len(), 24);
 }
+
+#[test]
+fn report_page_shows_one_rounding_of_the_band_shares() {
+    // Thirds: 33.333… each; the page shows 33.4 for very low and 33.3 for the other two,
+    // the same in the table, the targets and the bar.
+    let readings = vec![
+        (utc("2024-05-01T08:00:00Z"), 40.0),
+        (utc("2024-05-01T09:00:00Z"), 60.0),
+        (utc("2024-05-01T10:00:00Z"), 100.0),
+    ];
+    let stats = compute(&berlin_week(), &readings, None);
+
+    let page = render(&stats, None);
+
+    assert_eq!(
+        page.matches("33.4 %").count(),
+        3,
+        "table, target below 54, bar"
+    );
+    assert!(
+        page.contains("66.7 %"),
+        "target below 70 is the sum of the two shown"
+    );
+}

@@ -3,8 +3,9 @@
 
 use std::fmt::Write as _;
 
+use super::agp_chart;
+use super::range_bar::{self, BAND_COLOURS, BAND_LABELS};
 use super::stats::{PeriodSummary, ReportStats};
-use super::svg::{self, BAND_COLOURS, BAND_LABELS};
 use super::targets::{self, TargetCheck};
 use crate::cgm::RangeShares;
 
@@ -82,7 +83,7 @@ fn heading(page: &mut String, stats: &ReportStats, title: &str, prepared_for: Op
 fn body(page: &mut String, stats: &ReportStats) {
     // The band shares as the page shows them, rounded to tenths that add up to 100.0, so the
     // bar, the table and the targets never disagree in the last digit.
-    let shown = stats.ranges.as_ref().map(svg::displayed);
+    let shown = stats.ranges.as_ref().map(range_bar::displayed);
     if !stats.coverage.is_sufficient {
         insufficient(page, stats);
     }
@@ -90,7 +91,7 @@ fn body(page: &mut String, stats: &ReportStats) {
     let shown_targets = targets::check(shown.as_ref(), stats.cv_percent);
     targets_table(page, &stats.targets, &shown_targets);
     page.push_str("<h2>Ambulatory glucose profile</h2>");
-    page.push_str(&svg::agp_chart(&stats.agp));
+    page.push_str(&agp_chart::chart(&stats.agp));
     page.push_str(
         "<p class=\"meta\">All readings folded onto one day by local clock hour: the median \
          line, the 25–75 % and 5–95 % bands; the green area is the target range 70–180 \
@@ -98,7 +99,7 @@ fn body(page: &mut String, stats: &ReportStats) {
     );
     if let Some(ranges) = &stats.ranges {
         page.push_str("<h2>Time in ranges</h2>");
-        page.push_str(&svg::range_bar(ranges));
+        page.push_str(&range_bar::chart(ranges));
     }
 }
 
@@ -192,10 +193,11 @@ impl Rows<'_> {
 
     /// The five bands, very high first, each with its colour.
     fn range_rows(&mut self, ranges: &RangeShares) {
-        for (band, share) in svg::shares_of(ranges).iter().enumerate().rev() {
+        for (band, share) in range_bar::shares_of(ranges).iter().enumerate().rev() {
             let label = format!(
                 "<span class=\"swatch\" style=\"background:{}\"></span>{}",
-                BAND_COLOURS[band], BAND_LABELS[band]
+                BAND_COLOURS[band],
+                escape(BAND_LABELS[band])
             );
             self.row(&label, &number(Some(*share), 1, " %"), None, None);
         }

@@ -7,7 +7,7 @@
 //!   estimated A1C, the five consensus ranges, AGP percentiles by local hour, the change
 //!   against the previous period.
 //! - [`targets`]: the consensus targets (Battelino 2019) and whether a period meets them.
-//! - [`html`] and `svg`: the self-contained page with its AGP chart and time-in-range bar.
+//! - [`html`]: the self-contained page, with the SVG charts of `agp_chart` and `range_bar`.
 //!
 //! Conventions are those of [`crate::cgm`] (one reading, one vote; sample SD; iglu's band
 //! boundaries; type-7 percentiles), with two choices of the report's own:
@@ -17,10 +17,11 @@
 //!   possible readings (its real minutes ÷ the sensor interval) and data on at least 14 local
 //!   days. A weekly report is never sufficient.
 
+mod agp_chart;
 pub mod html;
 pub mod period;
+mod range_bar;
 pub mod stats;
-mod svg;
 pub mod targets;
 
 pub use html::{escape, render, NO_READINGS};

@@ -225,3 +225,11 @@ fn report_page_shows_one_rounding_of_the_band_shares() {
         "target below 70 is the sum of the two shown"
     );
 }
+
+#[test]
+fn report_page_escapes_the_band_names_it_writes() {
+    let page = render(&berlin_stats(), None);
+
+    assert!(page.contains("Very low (&lt;54)") && page.contains("Very high (&gt;250)"));
+    assert!(!page.contains("(<54)") && !page.contains("(>250)"));
+}

@@ -110,6 +110,13 @@ pub enum Command {
         /// setup, enqueue, work, latency-worker or latency-producer.
         mode: String,
     },
+    /// A stored report: its statistics as JSON, or its HTML page alone.
+    Report {
+        id: Uuid,
+        /// Print only the HTML page, e.g. `a1c-jobs report ID --html > report.html`.
+        #[arg(long)]
+        html: bool,
+    },
 }
 
 /// Runs a command.
@@ -269,7 +276,24 @@ async fn dispatch(config: &Config, db: &Db, command: Command) -> anyhow::Result<
         Command::Estimates { user } => print(&serde_json::to_value(
             estimate::list_for_user(db, user).await?,
         )?),
+        Command::Report { id, html } => show_report(db, id, html).await,
     }
+}
+
+/// Prints a report's statistics (with its period and ids) as JSON, or with `html` its page.
+async fn show_report(db: &Db, id: Uuid, html: bool) -> anyhow::Result<()> {
+    let Some(report) = crate::store::report::get(db, id).await? else {
+        bail!("report {id} not found");
+    };
+    if html {
+        // Written as is, without a panic when the reader goes away (`| head`).
+        use std::io::Write as _;
+        std::io::stdout().lock().write_all(report.html.as_bytes())?;
+        return Ok(());
+    }
+    let mut value = serde_json::to_value(&report.summary)?;
+    value["stats"] = report.stats;
+    print(&value)
 }
 
 struct EnqueueArgs {
@@ -395,8 +419,17 @@ fn schedules(config: &Config, command: &Command) -> anyhow::Result<()> {
 }
 
 fn print(value: &Value) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
+    write_out(&serde_json::to_string_pretty(value)?)
+}
+
+/// Writes a line to standard output; a reader that went away (`| head`) is not an error.
+fn write_out(text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(err.into()),
+        _ => Ok(()),
+    }
 }
 
 /// A database URL without its password, for messages.

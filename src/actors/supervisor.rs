@@ -20,7 +20,7 @@ use super::scheduler::{self, Scheduler};
 use super::PoolDirectory;
 use crate::config::Config;
 use crate::handlers::Handlers;
-use crate::job::{GENERATE_REPORT, SEND_REMINDER};
+use crate::job::SEND_REMINDER;
 use crate::store::{Backend, Db};
 
 /// How often the supervisor checks that its children are alive.
@@ -133,13 +133,11 @@ impl Supervisor {
 
     fn start_maintenance(&self) -> Addr<Maintenance> {
         let m = self.config.maintenance.clone();
-        // TODO(#3): SEND_REMINDER and GENERATE_REPORT have no handler yet; their jobs stay
-        // PENDING instead of failing as unknown, until the release that serves them.
+        // TODO(#3): SEND_REMINDER has no handler yet; its jobs stay PENDING instead of failing
+        // as unknown, until the release that serves them.
         let mut known = self.handlers.job_types();
-        for seed_type in [SEND_REMINDER, GENERATE_REPORT] {
-            if !known.iter().any(|t| t == seed_type) {
-                known.push(seed_type.to_owned());
-            }
+        if !known.iter().any(|t| t == SEND_REMINDER) {
+            known.push(SEND_REMINDER.to_owned());
         }
         let (db, directory) = (self.aux_db(), self.directory.clone());
         Maintenance::start_in_arbiter(&self.aux.handle(), move |_| {

@@ -7,6 +7,7 @@
 
 pub mod calculate_a1c;
 pub mod cleanup_data;
+pub mod generate_report;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 
 use crate::config::Config;
-use crate::job::{ClaimedJob, Outcome, CALCULATE_A1C, CLEANUP_DATA};
+use crate::job::{ClaimedJob, Outcome, CALCULATE_A1C, CLEANUP_DATA, GENERATE_REPORT};
 use crate::store::Db;
 
 /// What a handler gets for one attempt.
@@ -53,6 +54,7 @@ impl Handlers {
     pub fn standard() -> Self {
         let mut handlers = Self::default();
         handlers.register(CALCULATE_A1C, calculate_a1c::CalculateA1c::default());
+        handlers.register(GENERATE_REPORT, generate_report::GenerateReport);
         handlers.register(CLEANUP_DATA, cleanup_data::CleanupData::default());
         handlers
     }

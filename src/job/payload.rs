@@ -3,7 +3,7 @@
 //! A payload that does not parse is refused at enqueue (nothing is inserted) and, when it was
 //! inserted directly in SQL, fails its job with an error naming the field.
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -98,6 +98,50 @@ pub enum ReportType {
 pub struct DateRange {
     pub start: NaiveDate,
     pub end: NaiveDate,
+}
+
+/// Most days a report may cover: a quarter (at most 92 days) with room to spare.
+pub const MAX_REPORT_DAYS: i64 = 100;
+
+/// Why a report's date range was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DateRangeError {
+    /// The last day comes before the first.
+    #[error("end is before start")]
+    EndBeforeStart,
+    /// The range covers more than [`MAX_REPORT_DAYS`] days.
+    #[error("{0} days is longer than the {MAX_REPORT_DAYS} a report may cover")]
+    TooLong(i64),
+    /// A date lies outside the years 1900 to 9999.
+    #[error("dates must lie in the years 1900 to 9999")]
+    YearOutOfRange,
+}
+
+impl DateRange {
+    /// Days covered, both ends included (0 or less when `end` is before `start`).
+    pub fn num_days(&self) -> i64 {
+        (self.end - self.start).num_days() + 1
+    }
+
+    /// Whether a report can cover the range: `end` not before `start`, at most
+    /// [`MAX_REPORT_DAYS`] days, years 1900 to 9999.
+    ///
+    /// # Errors
+    ///
+    /// The first rule the range breaks.
+    pub fn check(&self) -> Result<(), DateRangeError> {
+        if self.end < self.start {
+            return Err(DateRangeError::EndBeforeStart);
+        }
+        if self.num_days() > MAX_REPORT_DAYS {
+            return Err(DateRangeError::TooLong(self.num_days()));
+        }
+        if self.start.year() < 1900 || self.end.year() > 9999 {
+            return Err(DateRangeError::YearOutOfRange);
+        }
+        Ok(())
+    }
 }
 
 /// `GENERATE_REPORT`.
@@ -224,13 +268,13 @@ pub fn validate(job_type: &str, payload: &Value) -> Result<(), PayloadError> {
         SEND_REMINDER => parse::<SendReminder>(job_type, payload).map(drop),
         GENERATE_REPORT => {
             let report: GenerateReport = parse(job_type, payload)?;
-            if report.date_range.end < report.date_range.start {
-                return Err(PayloadError::Invalid {
+            report
+                .date_range
+                .check()
+                .map_err(|err| PayloadError::Invalid {
                     job_type: job_type.to_owned(),
-                    message: "field `date_range`: end is before start".to_owned(),
-                });
-            }
-            Ok(())
+                    message: format!("field `date_range`: {err}"),
+                })
         }
         CLEANUP_DATA => parse_cleanup(payload).map(drop),
         other => Err(PayloadError::UnknownJobType(other.to_owned())),
@@ -365,6 +409,33 @@ mod tests {
                 CleanupTable::JobQueue
             ]
         );
+    }
+
+    #[test]
+    fn report_date_range_must_be_ordered_and_at_most_100_days() {
+        let user = Uuid::new_v4();
+        let payload = |start: &str, end: &str| {
+            json!({"user_id": user, "report_type": "quarterly",
+                "date_range": {"start": start, "end": end}})
+        };
+
+        let reversed = validate(GENERATE_REPORT, &payload("2024-01-02", "2024-01-01"));
+        let too_long = validate(GENERATE_REPORT, &payload("2024-01-01", "2024-04-10"));
+        let longest = validate(GENERATE_REPORT, &payload("2024-01-01", "2024-04-09"));
+        let too_early = validate(GENERATE_REPORT, &payload("1899-12-31", "1900-01-01"));
+
+        let reversed = reversed.unwrap_err().to_string();
+        assert!(
+            reversed.contains("field `date_range`: end is before start"),
+            "{reversed}"
+        );
+        let too_long = too_long.unwrap_err().to_string();
+        assert!(
+            too_long.contains("101 days is longer than the 100"),
+            "{too_long}"
+        );
+        assert!(longest.is_ok());
+        assert!(too_early.is_err());
     }
 
     #[test]

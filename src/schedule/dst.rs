@@ -23,7 +23,7 @@ pub(super) fn wall_clock(tz: Tz, instant: DateTime<Utc>) -> Option<NaiveDateTime
 /// The instant at which wall-clock time `local` fires in `tz`.
 ///
 /// A repeated time resolves to its first occurrence, a skipped one to the end of its gap.
-pub(super) fn resolve(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
+pub(crate) fn resolve(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
     match tz.from_local_datetime(&local) {
         LocalResult::Single(instant) => Some(instant.with_timezone(&Utc)),
         LocalResult::Ambiguous(first, second) => Some(first.min(second).with_timezone(&Utc)),

@@ -38,6 +38,10 @@ use chrono_tz::Tz;
 pub use cron_expr::CronExpr;
 pub use period::{previous_period, PeriodKind};
 
+// The instant a local wall-clock time stands for, under the DST policy above (reports use it
+// for local midnights).
+pub(crate) use dst::resolve as wall_clock_instant;
+
 /// Why a schedule or report period could not be built.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

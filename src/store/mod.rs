@@ -11,6 +11,7 @@ pub mod estimate;
 pub mod job;
 pub mod notification;
 pub mod reading;
+pub mod report;
 pub mod schedule_run;
 pub mod stats;
 pub mod user;

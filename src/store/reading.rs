@@ -179,3 +179,49 @@ pub async fn all_of_user(db: &Db, user_id: Uuid) -> Result<Vec<(DateTime<Utc>, f
         }
     }
 }
+
+/// One user's readings measured in `[from, to)`, oldest first, as `(measured_at, mg/dL)`.
+///
+/// # Errors
+///
+/// The database failed.
+pub async fn between(
+    db: &Db,
+    user_id: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<(DateTime<Utc>, f64)>, StoreError> {
+    let sql = "SELECT measured_at, value_mg_dl FROM glucose_readings
+               WHERE user_id = $1 AND measured_at >= $2 AND measured_at < $3
+               ORDER BY measured_at";
+    match db {
+        Db::Postgres(pool) => {
+            let rows = sqlx::query(sql)
+                .bind(user_id)
+                .bind(from)
+                .bind(to)
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get("measured_at")?, r.try_get("value_mg_dl")?)))
+                .collect()
+        }
+        Db::Sqlite(pool) => {
+            // Fixed-width UTC text: comparing the text compares the times.
+            let rows = sqlx::query(sql)
+                .bind(user_id.to_string())
+                .bind(ts(from))
+                .bind(ts(to))
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok((
+                        time_of(r.try_get("measured_at")?)?,
+                        r.try_get("value_mg_dl")?,
+                    ))
+                })
+                .collect()
+        }
+    }
+}

@@ -1,5 +1,5 @@
 //! The driver of the side-by-side benchmark: the modes and output of the peers' harness
-//! (`setup | enqueue | work | latency-worker | latency-producer`), on PostgreSQL.
+//! (`setup | enqueue | work | latency-worker | latency-producer`), on PostgreSQL or SQLite.
 //!
 //! Environment, as the harness sets it: `DATABASE_URL`, `N`, `CONCURRENCY`, `LAT_JOBS`,
 //! `LAT_INTERVAL_MS`, `RESULT_FILE`, `READY_FILE`; `BENCH_BATCH` sets the pool's batch size.
@@ -129,14 +129,21 @@ fn output(mut value: Value) -> anyhow::Result<()> {
 }
 
 async fn unfinished(db: &Db) -> anyhow::Result<i64> {
-    let Db::Postgres(pool) = db else {
-        anyhow::bail!("the benchmark runs on PostgreSQL")
-    };
     let sql = "SELECT count(*) FROM job_queue WHERE job_type = $1 AND status <> 'COMPLETED'";
-    Ok(sqlx::query_scalar(sql)
-        .bind(BENCH_NOOP)
-        .fetch_one(pool)
-        .await?)
+    Ok(match db {
+        Db::Postgres(pool) => {
+            sqlx::query_scalar(sql)
+                .bind(BENCH_NOOP)
+                .fetch_one(pool)
+                .await?
+        }
+        Db::Sqlite(pool) => {
+            sqlx::query_scalar(sql)
+                .bind(BENCH_NOOP)
+                .fetch_one(pool)
+                .await?
+        }
+    })
 }
 
 async fn enqueue(db: &Db, settings: &Settings) -> anyhow::Result<()> {

@@ -105,7 +105,7 @@ pub enum Command {
     },
     /// A user's A1C estimates, newest first.
     Estimates { user: Uuid },
-    /// One mode of the side-by-side benchmark driver (PostgreSQL; see `bench/README.md`).
+    /// One mode of the side-by-side benchmark driver (see `bench/run.sh`).
     Bench {
         /// setup, enqueue, work, latency-worker or latency-producer.
         mode: String,

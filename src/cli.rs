@@ -42,14 +42,14 @@ pub enum Command {
     Enqueue {
         /// CALCULATE_A1C, SEND_REMINDER, GENERATE_REPORT or CLEANUP_DATA.
         job_type: String,
-        /// The payload as JSON.
+        /// The payload as JSON, or `@FILE` to read it from a file (`@-`: standard input).
         #[arg(long)]
         payload: String,
         /// 0 (most urgent) to 9; default 5, or what the payload implies.
         #[arg(long)]
         priority: Option<i16>,
-        /// Not before this time (RFC 3339).
-        #[arg(long)]
+        /// Not before this time (RFC 3339, e.g. 2030-01-01T08:00:00Z).
+        #[arg(long, value_parser = parse_time)]
         run_at: Option<DateTime<Utc>>,
         /// At most one live job per key.
         #[arg(long)]
@@ -66,7 +66,7 @@ pub enum Command {
         status: Option<JobStatus>,
         #[arg(long = "type")]
         job_type: Option<String>,
-        #[arg(long, default_value_t = 50)]
+        #[arg(long, default_value_t = 50, value_parser = limit_range())]
         limit: u32,
     },
     /// The seed's monitoring queries: status summary (24 h) and failures (7 days).
@@ -190,6 +190,16 @@ async fn shutdown_signal() {
 }
 
 async fn operate(config: Config, command: Command) -> anyhow::Result<()> {
+    let creates = matches!(
+        command,
+        Command::Migrate | Command::Enqueue { .. } | Command::ImportReadings { .. }
+    );
+    if let Some(path) = sqlite_file(&config.database.url).filter(|p| !creates && !p.exists()) {
+        bail!(
+            "no database at {} (run `a1c-jobs migrate` or `serve` to create it)",
+            path.display()
+        );
+    }
     let db = Db::open(&config.database)?;
     db.migrate()
         .await
@@ -305,11 +315,38 @@ struct EnqueueArgs {
     max_attempts: Option<i32>,
 }
 
+fn limit_range() -> clap::builder::RangedI64ValueParser<u32> {
+    clap::value_parser!(u32).range(1..=10_000)
+}
+
+fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|err| format!("{err}: expected an RFC 3339 time such as 2030-01-01T08:00:00Z"))
+}
+
+/// The `--payload` text: given inline, or read from `@FILE` (`@-` for standard input).
+fn payload_text(arg: &str) -> anyhow::Result<String> {
+    match arg.strip_prefix('@') {
+        Some("-") => std::io::read_to_string(std::io::stdin()).context("cannot read stdin"),
+        Some(path) => std::fs::read_to_string(path).with_context(|| format!("cannot read {path}")),
+        None => Ok(arg.to_owned()),
+    }
+}
+
 fn new_job(config: &Config, args: EnqueueArgs) -> anyhow::Result<NewJob> {
     if args.job_type.is_empty() || args.job_type.len() > MAX_JOB_TYPE_LEN {
         bail!("job type must be 1 to {MAX_JOB_TYPE_LEN} characters");
     }
-    let payload: Value = serde_json::from_str(&args.payload).context("--payload is not JSON")?;
+    if args
+        .unique_key
+        .as_deref()
+        .is_some_and(|k| k.trim().is_empty())
+    {
+        bail!("--unique-key must not be empty");
+    }
+    let text = payload_text(&args.payload)?;
+    let payload: Value = serde_json::from_str(&text).context("--payload is not JSON")?;
     payload::validate(&args.job_type, &payload)?;
     let priority = args
         .priority
@@ -394,7 +431,14 @@ fn schedules(config: &Config, command: &Command) -> anyhow::Result<()> {
     };
     let now = Utc::now();
     let mut out = Vec::new();
+    let handlers = Handlers::from_config(config);
     for (name, schedule) in &config.schedules {
+        if schedule.enabled && handlers.get(&schedule.job_type).is_none() {
+            bail!(
+                "schedules.{name}.job_type: no handler serves job type {:?}",
+                schedule.job_type
+            );
+        }
         let parsed = schedule.schedule()?;
         let zone = parsed.time_zone();
         let mut next = Vec::new();
@@ -430,6 +474,15 @@ fn write_out(text: &str) -> anyhow::Result<()> {
         Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(err.into()),
         _ => Ok(()),
     }
+}
+
+/// The file a `sqlite:` URL names, if it names one.
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
 }
 
 /// A database URL without its password, for messages.

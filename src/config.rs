@@ -28,11 +28,8 @@ pub const ENV_PREFIX: &str = "A1C_JOBS__";
 #[non_exhaustive]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("cannot read config file {path}: {error}")]
+    Read { path: String, error: std::io::Error },
     /// The file is not valid TOML.
     #[error("config file {path} is not valid TOML: {message}")]
     Syntax { path: String, message: String },
@@ -290,9 +287,9 @@ impl Config {
         let mut tree = parse_toml("config/default.toml", DEFAULT_TOML)?;
         if let Some(path) = file {
             let shown = path.display().to_string();
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
                 path: shown.clone(),
-                source,
+                error,
             })?;
             merge(&mut tree, parse_toml(&shown, &text)?);
         }
@@ -330,6 +327,9 @@ impl Config {
                 "database.max_connections",
                 "must be at least 1",
             ));
+        }
+        if let Err(err) = tracing_subscriber::EnvFilter::try_new(&self.log.filter) {
+            return Err(ConfigError::invalid("log.filter", err.to_string()));
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(ConfigError::invalid(
@@ -443,8 +443,13 @@ impl PoolConfig {
 impl ScheduleConfig {
     fn validate(&self, key: &str) -> Result<(), ConfigError> {
         let field = |name: &str| format!("{key}.{name}");
-        self.schedule()
-            .map_err(|err| ConfigError::invalid(field("cron"), err.to_string()))?;
+        self.schedule().map_err(|err| {
+            let key = match err {
+                crate::schedule::ScheduleError::UnknownTimeZone(_) => "time_zone",
+                _ => "cron",
+            };
+            ConfigError::invalid(field(key), err.to_string())
+        })?;
         if !(0..=9).contains(&self.priority) {
             return Err(ConfigError::invalid(field("priority"), "must be 0 to 9"));
         }
@@ -689,6 +694,23 @@ mod tests {
                 "64",
                 "pools.CALCULATE_A1C.reserved",
             ),
+        ];
+
+        for (name, value, key) in cases {
+            let err = Config::load_with_env(None, &env(&[(name, value)])).unwrap_err();
+            assert!(err.to_string().contains(key), "{name}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn zone_and_log_filter_errors_name_their_keys() {
+        let cases = [
+            (
+                "A1C_JOBS__SCHEDULES__CLEANUP__TIME_ZONE",
+                "Mars/Base",
+                "schedules.cleanup.time_zone",
+            ),
+            ("A1C_JOBS__LOG__FILTER", "[[[garbage", "log.filter"),
         ];
 
         for (name, value, key) in cases {

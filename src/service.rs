@@ -17,11 +17,17 @@ use crate::store::{Db, StoreError};
 #[non_exhaustive]
 pub enum StartError {
     /// The database cannot be opened or migrated.
-    #[error(transparent)]
-    Store(#[from] StoreError),
+    #[error("{0}")]
+    Store(StoreError),
     /// An enabled schedule enqueues a job type no handler serves.
     #[error("schedules.{schedule}.job_type: no handler serves job type {job_type:?}")]
     NoHandler { schedule: String, job_type: String },
+}
+
+impl From<StoreError> for StartError {
+    fn from(err: StoreError) -> Self {
+        Self::Store(err)
+    }
 }
 
 /// A handle to a running service. Start it inside an actix `System`.

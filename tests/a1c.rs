@@ -400,3 +400,49 @@ on_both_backends!(
     unknown_user_and_unknown_reading_fail_with_clear_errors,
     the_app_insert_is_picked_up,
 );
+
+mod coalescing_limits {
+    use super::*;
+
+    async fn future_and_malformed_calculations_are_not_coalesced(t: &TestDb) {
+        let db = t.open();
+        let user = Uuid::new_v4();
+        a1c_jobs::store::user::ensure(&db, user, "UTC")
+            .await
+            .unwrap();
+        let later = Utc::now() + chrono::TimeDelta::days(365);
+        let future = NewJob::new(
+            CALCULATE_A1C,
+            json!({"user_id": user, "calculation_type": "immediate"}),
+        )
+        .run_at(later);
+        let weekly = NewJob::new(
+            CALCULATE_A1C,
+            json!({"user_id": user, "calculation_type": "weekly"}),
+        );
+        let valid = NewJob::new(
+            CALCULATE_A1C,
+            json!({"user_id": user, "calculation_type": "batch"}),
+        );
+        let ids = jobs::insert_many(&db, &[future, weekly, valid], Utc::now())
+            .await
+            .unwrap();
+        let service = common::start(t.config(""), &common::Recorder::default()).await;
+
+        common::wait_until(Duration::from_secs(5), "both due jobs ended", || async {
+            let weekly = common::status_of(&db, ids[1]).await;
+            let valid = common::status_of(&db, ids[2]).await;
+            weekly.is_terminal() && valid.is_terminal()
+        })
+        .await;
+
+        assert_eq!(common::status_of(&db, ids[0]).await, JobStatus::Pending);
+        let weekly = jobs::get(&db, ids[1]).await.unwrap().unwrap();
+        assert_eq!(weekly.status, JobStatus::Failed);
+        assert!(weekly.error.unwrap().contains("calculation_type"));
+        service.shutdown().await;
+        db.close().await;
+    }
+
+    on_both_backends!(future_and_malformed_calculations_are_not_coalesced);
+}

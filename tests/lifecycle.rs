@@ -550,3 +550,100 @@ mod more {
         rate_limit_spaces_job_starts,
     );
 }
+
+mod adopted {
+    use super::*;
+    use a1c_jobs::store::Db;
+
+    async fn app_times_in_sqlite_format_are_understood(t: &TestDb) {
+        let db = t.open();
+        let Db::Sqlite(pool) = &db else {
+            panic!("a SQLite test")
+        };
+        let now = "INSERT INTO job_queue (job_type, payload, status, created_at, run_at)
+                   VALUES ('TEST_WORK', '{\"tag\": \"now\"}', 'PENDING', datetime('now'),
+                           CURRENT_TIMESTAMP)";
+        sqlx::query(now).execute(pool).await.unwrap();
+        let later = "INSERT INTO job_queue (job_type, payload, status, run_at)
+                     VALUES ('TEST_WORK', '{\"tag\": \"later\"}', 'PENDING',
+                             datetime('now', '+1 hour'))";
+        sqlx::query(later).execute(pool).await.unwrap();
+        let garbage = "INSERT INTO job_queue (job_type, payload, status, run_at)
+                       VALUES ('TEST_WORK', '{}', 'PENDING', 'soon')";
+        let refused = sqlx::query(garbage)
+            .execute(pool)
+            .await
+            .unwrap_err()
+            .to_string();
+        let recorder = Recorder::default();
+        let service = start(t.config(""), &recorder).await;
+
+        wait_until(Duration::from_secs(5), "the due job ran", || async {
+            count_status(&db, JobStatus::Completed).await == 1
+        })
+        .await;
+
+        assert!(refused.contains("must be times"), "{refused}");
+        let tags: Vec<String> = recorder.runs().into_iter().map(|r| r.tag).collect();
+        assert_eq!(tags, ["now"], "the job due in an hour waits");
+        assert_eq!(count_status(&db, JobStatus::Pending).await, 1);
+        assert_eq!(
+            jobs::list(
+                &db,
+                &jobs::ListFilter {
+                    limit: 10,
+                    ..Default::default()
+                }
+            )
+            .await
+            .unwrap()
+            .len(),
+            2
+        );
+        service.shutdown().await;
+        db.close().await;
+    }
+
+    async fn a_processing_row_without_a_lease_is_rescued(t: &TestDb) {
+        let db = t.open();
+        let Db::Postgres(pool) = &db else {
+            panic!("a PostgreSQL test")
+        };
+        // An adopted seed table may hold such rows; the constraint only judges new writes.
+        sqlx::query("ALTER TABLE job_queue DROP CONSTRAINT processing_holds_lease")
+            .execute(pool)
+            .await
+            .unwrap();
+        let id: uuid::Uuid = sqlx::query_scalar(
+            "INSERT INTO job_queue (job_type, payload, status)
+             VALUES ('TEST_WORK', '{\"tag\": \"orphan\"}', 'PROCESSING') RETURNING id",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        let recorder = Recorder::default();
+        let service = start(t.config(""), &recorder).await;
+
+        wait_until(Duration::from_secs(5), "rescued and run", || async {
+            status_of(&db, id).await == JobStatus::Completed
+        })
+        .await;
+
+        assert_eq!(recorder.runs().len(), 1);
+        service.shutdown().await;
+        db.close().await;
+    }
+
+    #[actix_rt::test]
+    async fn sqlite_app_times_in_sqlite_format_are_understood() {
+        let t = TestDb::new(common::Backend::Sqlite).await;
+        app_times_in_sqlite_format_are_understood(&t).await;
+    }
+
+    #[actix_rt::test]
+    async fn postgres_processing_row_without_a_lease_is_rescued() {
+        let t = TestDb::new(common::Backend::Postgres).await;
+        a_processing_row_without_a_lease_is_rescued(&t).await;
+        t.cleanup().await;
+    }
+}

@@ -12,7 +12,7 @@ use tracing::{error, info, warn};
 use super::PoolDirectory;
 use crate::store::{job as jobs, Db, StoreError};
 
-/// Slow checks (exhausted and unknown-type jobs) run every this many ticks.
+/// The check for exhausted jobs (a scan of the backlog) runs every this many ticks.
 const SLOW_EVERY: u32 = 5;
 
 /// The actor.
@@ -102,18 +102,18 @@ impl Pass {
             woken.push(job.job_type.clone());
         }
         if slow {
-            self.slow_checks(now).await?;
+            let discarded = jobs::discard_exhausted(&self.db, now).await?;
+            if discarded > 0 {
+                info!(count = discarded, "jobs with no attempt left dead-lettered");
+            }
         }
+        self.fail_unknown_types(now).await?;
         woken.sort();
         woken.dedup();
         Ok(woken)
     }
 
-    async fn slow_checks(&self, now: chrono::DateTime<Utc>) -> Result<(), StoreError> {
-        let discarded = jobs::discard_exhausted(&self.db, now).await?;
-        if discarded > 0 {
-            info!(count = discarded, "jobs with no attempt left dead-lettered");
-        }
+    async fn fail_unknown_types(&self, now: chrono::DateTime<Utc>) -> Result<(), StoreError> {
         let cutoff = now
             .checked_sub_signed(crate::store::delta(self.unknown_after))
             .unwrap_or(chrono::DateTime::<Utc>::MIN_UTC);

@@ -58,8 +58,7 @@ impl Handler for CalculateA1c {
 }
 
 async fn calculate(ctx: JobContext, window: Duration) -> Result<Outcome, JobError> {
-    let payload: Payload = payload::parse(CALCULATE_A1C, &ctx.job.payload)
-        .map_err(|err| JobError::InvalidPayload(err.to_string()))?;
+    let payload: Payload = payload::parse(CALCULATE_A1C, &ctx.job.payload)?;
     let user = user::get(&ctx.db, payload.user_id)
         .await
         .map_err(store_error)?

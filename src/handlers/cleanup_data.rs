@@ -59,8 +59,7 @@ impl Handler for CleanupData {
 }
 
 async fn clean(ctx: JobContext, settings: CleanupConfig) -> Result<Outcome, JobError> {
-    let payload = payload::parse_cleanup(&ctx.job.payload)
-        .map_err(|err| JobError::InvalidPayload(err.to_string()))?;
+    let payload = payload::parse_cleanup(&ctx.job.payload)?;
     let tables = distinct(&payload.tables);
     let started = Instant::now();
     let now = Utc::now();

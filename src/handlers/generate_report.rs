@@ -17,7 +17,7 @@ use serde_json::json;
 use tracing::debug;
 
 use super::{Handler, JobContext};
-use crate::job::payload::{self, GenerateReport as Payload, PayloadError};
+use crate::job::payload::{self, GenerateReport as Payload};
 use crate::job::{JobError, Outcome, GENERATE_REPORT};
 use crate::report::{self, ReportPeriod, ReportStats};
 use crate::store::report::{self as reports, NewReport};
@@ -70,12 +70,8 @@ async fn generate(ctx: JobContext) -> Result<Outcome, JobError> {
 
 /// The payload, with the date range checked as at enqueue.
 fn parse(value: &serde_json::Value) -> Result<Payload, JobError> {
-    let invalid = |err: PayloadError| match err {
-        PayloadError::Invalid { message, .. } => JobError::InvalidPayload(message),
-        other => JobError::InvalidPayload(other.to_string()),
-    };
-    payload::validate(GENERATE_REPORT, value).map_err(invalid)?;
-    payload::parse(GENERATE_REPORT, value).map_err(invalid)
+    payload::validate(GENERATE_REPORT, value)?;
+    Ok(payload::parse(GENERATE_REPORT, value)?)
 }
 
 /// The payload's days in the user's time zone.

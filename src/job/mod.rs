@@ -254,10 +254,19 @@ pub enum JobError {
     NotFound(String),
     /// The database failed; the next attempt may succeed.
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     /// Any other error that may pass.
     #[error("{0}")]
     Transient(String),
+}
+
+impl From<payload::PayloadError> for JobError {
+    fn from(err: payload::PayloadError) -> Self {
+        match err {
+            payload::PayloadError::Invalid { message, .. } => Self::InvalidPayload(message),
+            other => Self::InvalidPayload(other.to_string()),
+        }
+    }
 }
 
 impl JobError {
@@ -273,6 +282,25 @@ impl JobError {
 /// Text as PostgreSQL stores it: NUL characters (which `text` and `jsonb` refuse) become U+FFFD.
 pub fn clean_text(text: &str) -> String {
     text.replace('\0', "\u{FFFD}")
+}
+
+/// Longest error message stored, in bytes; longer ones are cut (at a character boundary).
+pub const MAX_ERROR_LEN: usize = 4096;
+
+/// An error message as stored: cleaned of NUL characters and cut to [`MAX_ERROR_LEN`].
+pub fn clean_error(text: &str) -> String {
+    if text.len() <= MAX_ERROR_LEN {
+        return clean_text(text);
+    }
+    let mut end = MAX_ERROR_LEN;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "{}… ({} bytes in all)",
+        clean_text(&text[..end]),
+        text.len()
+    )
 }
 
 /// A JSON value with every NUL character in its strings and keys replaced, see [`clean_text`].
@@ -300,6 +328,17 @@ mod tests {
         }
         assert!("dead_letter".parse::<JobStatus>().is_ok());
         assert!("DONE".parse::<JobStatus>().is_err());
+    }
+
+    #[test]
+    fn long_errors_are_cut_at_a_character_boundary() {
+        let long = "é".repeat(MAX_ERROR_LEN);
+
+        let stored = clean_error(&long);
+
+        assert!(stored.len() < MAX_ERROR_LEN + 40);
+        assert!(stored.ends_with(&format!("({} bytes in all)", long.len())));
+        assert_eq!(clean_error("short\0"), "short\u{FFFD}");
     }
 
     #[test]

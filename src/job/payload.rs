@@ -242,6 +242,16 @@ pub struct CleanupData {
 ///
 /// [`PayloadError::Invalid`] with the field path and the problem.
 pub fn parse<T: DeserializeOwned>(job_type: &str, payload: &Value) -> Result<T, PayloadError> {
+    // serde would read a struct from an array too; the seed's payloads are objects.
+    if !payload.is_object() {
+        return Err(PayloadError::Invalid {
+            job_type: job_type.to_owned(),
+            message: format!(
+                "the payload must be a JSON object, not {}",
+                kind_of(payload)
+            ),
+        });
+    }
     serde_path_to_error::deserialize(payload).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner().to_string();
@@ -257,12 +267,54 @@ pub fn parse<T: DeserializeOwned>(job_type: &str, payload: &Value) -> Result<T, 
     })
 }
 
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The path of the first string (or key) holding a NUL character, which PostgreSQL cannot
+/// store.
+fn nul_path(value: &Value, path: &str) -> Option<String> {
+    match value {
+        Value::String(s) if s.contains('\0') => Some(path.to_owned()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| nul_path(v, &format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let here = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            if k.contains('\0') {
+                Some(here)
+            } else {
+                nul_path(v, &here)
+            }
+        }),
+        _ => None,
+    }
+}
+
 /// Checks a payload against its job type's struct and rules.
 ///
 /// # Errors
 ///
 /// [`PayloadError::UnknownJobType`] for a type outside the four, else as [`parse`].
 pub fn validate(job_type: &str, payload: &Value) -> Result<(), PayloadError> {
+    if let Some(path) = nul_path(payload, "") {
+        return Err(PayloadError::Invalid {
+            job_type: job_type.to_owned(),
+            message: format!("field `{path}`: contains a NUL character"),
+        });
+    }
     match job_type {
         CALCULATE_A1C => parse::<CalculateA1c>(job_type, payload).map(drop),
         SEND_REMINDER => parse::<SendReminder>(job_type, payload).map(drop),
@@ -436,6 +488,32 @@ mod tests {
         );
         assert!(longest.is_ok());
         assert!(too_early.is_err());
+    }
+
+    #[test]
+    fn refuses_an_array_that_serde_would_read_as_a_struct() {
+        let user = Uuid::new_v4();
+
+        let err = validate(CALCULATE_A1C, &json!([user, null, "immediate"])).unwrap_err();
+
+        assert!(
+            err.to_string()
+                .contains("must be a JSON object, not an array"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn refuses_nul_characters_naming_the_field() {
+        let payload = json!({"cleanup_type": "archive", "older_than_days": 30,
+            "tables": ["job_queue"], "note": {"x": ["ok", "a\u{0}b"]}});
+
+        let err = validate(CLEANUP_DATA, &payload).unwrap_err().to_string();
+
+        assert!(
+            err.contains("field `note.x[1]`: contains a NUL character"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -68,9 +68,9 @@ pub enum Refresh {
 
 /// Recomputes a user's estimate in one transaction:
 ///
-/// 1. the user's other runnable CALCULATE_A1C jobs whose reading is already stored are
-///    completed as coalesced into this one: this statement runs first, so every reading it
-///    sees is also seen by the read that follows;
+/// 1. the user's other due CALCULATE_A1C jobs with a well-formed payload whose reading is
+///    already stored are completed as coalesced into this one: this statement runs first, so
+///    every reading it sees is also seen by the read that follows;
 /// 2. the readings of the trailing window ending at the user's newest reading are read;
 /// 3. `compute` turns them into an estimate and maybe a notification, which are stored.
 ///
@@ -115,7 +115,10 @@ where
              result = jsonb_build_object('coalesced_into', $2::text)
          WHERE j.job_type = 'CALCULATE_A1C'
            AND j.status IN ('PENDING', 'RETRY')
+           AND j.run_at <= $1
            AND j.id <> $2
+           AND jsonb_typeof(j.payload) = 'object'
+           AND COALESCE(j.payload->>'calculation_type', 'immediate') IN ('immediate', 'batch')
            AND j.payload->>'user_id' = $3
            AND CASE WHEN j.payload->>'reading_id' IS NULL THEN j.created_at <= $5
                     ELSE EXISTS (SELECT 1 FROM glucose_readings AS r
@@ -246,7 +249,11 @@ where
              result = json_object('coalesced_into', ?2)
          WHERE job_type = 'CALCULATE_A1C'
            AND status IN ('PENDING', 'RETRY')
+           AND run_at <= ?1
            AND id <> ?2
+           AND json_type(payload) = 'object'
+           AND COALESCE(json_extract(payload, '$.calculation_type'), 'immediate')
+               IN ('immediate', 'batch')
            AND json_extract(payload, '$.user_id') = ?3
            AND CASE WHEN json_extract(payload, '$.reading_id') IS NULL THEN created_at <= ?4
                     ELSE EXISTS (SELECT 1 FROM glucose_readings AS r

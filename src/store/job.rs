@@ -10,7 +10,7 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use super::{add, opt_time_of, time_of, ts, uuid_of, Db, StoreError};
-use crate::job::{clean_json, clean_text, ClaimedJob, Job, JobStatus, NewJob};
+use crate::job::{clean_error, clean_json, ClaimedJob, Job, JobStatus, NewJob};
 
 /// How a pool leaves a job it claimed.
 #[derive(Debug, Clone)]
@@ -482,7 +482,7 @@ impl SettleColumns {
             run_ats: settlements.iter().map(|s| s.run_at).collect(),
             errors: settlements
                 .iter()
-                .map(|s| s.error.as_deref().map(clean_text))
+                .map(|s| s.error.as_deref().map(clean_error))
                 .collect(),
             results: settlements
                 .iter()
@@ -534,7 +534,7 @@ async fn settle_sqlite(
         .bind(s.status.as_str())
         .bind(i32::from(s.refund_attempt))
         .bind(s.run_at.map(ts))
-        .bind(s.error.as_deref().map(clean_text))
+        .bind(s.error.as_deref().map(clean_error))
         .bind(s.result.clone().map(|v| clean_json(v).to_string()))
         .bind(processed_at)
         .bind(ts(now))
@@ -606,7 +606,8 @@ pub async fn renew(
 }
 
 /// Takes back every job whose lease expired: `RETRY` at once while attempts remain, else
-/// `DEAD_LETTER`. The lost attempt counts as a failed one.
+/// `DEAD_LETTER`. The lost attempt counts as a failed one. A `PROCESSING` row without a lease
+/// (left by an older system) has no holder and is taken back too.
 ///
 /// # Errors
 ///
@@ -621,7 +622,7 @@ pub async fn rescue_expired(db: &Db, now: DateTime<Utc>) -> Result<Vec<Rescued>,
              updated_at = $1,
              lease_id = NULL,
              lease_expires_at = NULL
-         WHERE status = 'PROCESSING' AND lease_expires_at < $1
+         WHERE status = 'PROCESSING' AND (lease_expires_at < $1 OR lease_expires_at IS NULL)
          RETURNING id, job_type, status, locked_by";
     match db {
         Db::Postgres(pool) => {

@@ -41,10 +41,10 @@ pub enum StoreError {
     UnsupportedUrl(String),
     /// The database refused or failed a statement.
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     /// Migrations failed.
     #[error("migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(sqlx::migrate::MigrateError),
     /// A stored value could not be read back.
     #[error("corrupt row: {0}")]
     Corrupt(String),
@@ -54,6 +54,20 @@ pub enum StoreError {
     /// The row asked for does not exist.
     #[error("{0} not found")]
     NotFound(String),
+}
+
+// The source goes into the message, so it is not also exposed as `source()`: error chains
+// would print it twice.
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        Self::Database(err)
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(err: sqlx::migrate::MigrateError) -> Self {
+        Self::Migrate(err)
+    }
 }
 
 /// A handle to one database, cheap to clone.
@@ -195,11 +209,17 @@ pub(crate) fn uuid_of(text: &str) -> Result<Uuid, StoreError> {
     Uuid::parse_str(text).map_err(|err| StoreError::Corrupt(format!("uuid {text:?}: {err}")))
 }
 
-/// A UTC time read from SQLite text.
+/// A UTC time read from SQLite text: ours, RFC 3339, or SQLite's own `YYYY-MM-DD HH:MM:SS`
+/// (which is UTC).
 pub(crate) fn time_of(text: &str) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|err| StoreError::Corrupt(format!("time {text:?}: {err}")))
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
+        .iter()
+        .find_map(|format| chrono::NaiveDateTime::parse_from_str(text, format).ok())
+        .map(|naive| naive.and_utc())
+        .ok_or_else(|| StoreError::Corrupt(format!("time {text:?} is not a UTC time")))
 }
 
 /// An optional UTC time read from SQLite text.

@@ -256,20 +256,6 @@ fn date_of(text: &str) -> Result<NaiveDate, StoreError> {
         .map_err(|err| StoreError::Corrupt(format!("date {text:?}: {err}")))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dates_round_trip_as_fixed_width_text() {
-        let date = NaiveDate::from_ymd_opt(2016, 10, 4).expect("a valid date");
-
-        assert_eq!(date_text(date), "2016-10-04");
-        assert_eq!(date_of("2016-10-04").ok(), Some(date));
-        assert!(date_of("2016-10-4x").is_err());
-    }
-}
-
 /// Whether the user has a report of this type starting on `period_start`.
 ///
 /// # Errors
@@ -303,4 +289,18 @@ pub async fn exists(
         }
     };
     Ok(found.is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_round_trip_as_fixed_width_text() {
+        let date = NaiveDate::from_ymd_opt(2016, 10, 4).expect("a valid date");
+
+        assert_eq!(date_text(date), "2016-10-04");
+        assert_eq!(date_of("2016-10-04").ok(), Some(date));
+        assert!(date_of("2016-10-4x").is_err());
+    }
 }

@@ -238,6 +238,25 @@ mod tests {
     }
 
     #[test]
+    fn secrets_come_from_the_environment() {
+        let env = [
+            (
+                "A1C_JOBS__REMINDERS__PUSH__URL",
+                "https://hooks.example.org/a1c",
+            ),
+            ("A1C_JOBS__REMINDERS__PUSH__SECRET", "from-env"),
+            ("A1C_JOBS__REMINDERS__SMTP__PASSWORD", "pw"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+
+        let config = Config::load_with_env(None, &env).expect("config loads");
+
+        assert_eq!(config.reminders.push.secret, "from-env");
+        assert_eq!(config.reminders.smtp.password, "pw");
+        assert!(config.reminders.push.is_configured());
+    }
+
+    #[test]
     fn bad_values_name_their_key() {
         let cases = [
             ("[reminders.smtp]\ntls = \"ssl\"", "reminders.smtp.tls"),

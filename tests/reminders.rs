@@ -12,7 +12,9 @@ use a1c_jobs::config::RemindersConfig;
 use a1c_jobs::handlers::send_reminder::SendReminder;
 use a1c_jobs::handlers::{sweep_reminders, sweep_reports};
 use a1c_jobs::job::payload::{NotificationMethod, ReminderType, ReportType};
-use a1c_jobs::job::{Job, NewJob, Outcome, CALCULATE_A1C, GENERATE_REPORT, SEND_REMINDER};
+use a1c_jobs::job::{
+    Job, JobStatus, NewJob, Outcome, CALCULATE_A1C, GENERATE_REPORT, SEND_REMINDER,
+};
 use a1c_jobs::store::job::{self as jobs, ListFilter};
 use a1c_jobs::store::reading::{self, NewReading};
 use a1c_jobs::store::reminder::{self, NewPreference, Preference};
@@ -391,33 +393,53 @@ async fn receiver(status: u16) -> (String, tokio::task::JoinHandle<Received>) {
     let url = format!("http://{}/push", listener.local_addr().expect("addr"));
     let task = tokio::spawn(async move {
         let (mut stream, _) = listener.accept().await.expect("a push request");
-        let mut data = Vec::new();
-        let mut buf = [0u8; 4096];
-        let (head_end, length) = loop {
-            let n = stream.read(&mut buf).await.expect("read request");
-            assert!(n > 0, "connection closed early");
-            data.extend_from_slice(&buf[..n]);
-            if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-                let head = String::from_utf8_lossy(&data[..end]).to_lowercase();
-                let length = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .and_then(|v| v.trim().parse::<usize>().ok())
-                    .unwrap_or(0);
-                if data.len() >= end + 4 + length {
-                    break (end, length);
-                }
-            }
-        };
-        let answer =
-            format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-        stream.write_all(answer.as_bytes()).await.expect("answer");
-        Received {
-            headers: String::from_utf8_lossy(&data[..head_end]).into_owned(),
-            body: data[head_end + 4..head_end + 4 + length].to_vec(),
-        }
+        answer(&mut stream, |_| status).await
     });
     (url, task)
+}
+
+/// Reads one request from `stream` and answers it with the status `status_of(body)` gives.
+async fn answer(stream: &mut tokio::net::TcpStream, status_of: impl Fn(&[u8]) -> u16) -> Received {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 4096];
+    let (head_end, length) = loop {
+        let n = stream.read(&mut buf).await.expect("read request");
+        assert!(n > 0, "connection closed early");
+        data.extend_from_slice(&buf[..n]);
+        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&data[..end]).to_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            if data.len() >= end + 4 + length {
+                break (end, length);
+            }
+        }
+    };
+    let body = data[head_end + 4..head_end + 4 + length].to_vec();
+    let status = status_of(&body);
+    let reply = format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+    stream.write_all(reply.as_bytes()).await.expect("answer");
+    Received {
+        headers: String::from_utf8_lossy(&data[..head_end]).into_owned(),
+        body,
+    }
+}
+
+/// An HTTP receiver on 127.0.0.1 answering every request with `status_of(body)`.
+async fn receiver_by_body(status_of: fn(&[u8]) -> u16) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind receiver");
+    let url = format!("http://{}/push", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move { answer(&mut stream, status_of).await });
+        }
+    });
+    url
 }
 
 fn push_config(url: &str) -> RemindersConfig {
@@ -536,6 +558,47 @@ async fn sweep_jobs_run_in_the_service(test: &TestDb) {
     service.shutdown().await;
 }
 
+/// Answers 400 to reminders of weekly preferences and 500 to the others.
+fn weekly_refused(body: &[u8]) -> u16 {
+    if String::from_utf8_lossy(body).contains("\"weekly\"") {
+        400
+    } else {
+        500
+    }
+}
+
+async fn push_answers_become_retry_and_failed_jobs(test: &TestDb) {
+    let url = receiver_by_body(weekly_refused).await;
+    let layer = format!("[reminders.push]\nurl = \"{url}\"\nsecret = \"s3cret\"");
+    let config = test.config(&layer);
+    let db = test.open();
+    let user_id = new_user(&db, "UTC", None).await;
+    let daily = preference(user_id, ReminderType::Daily, NotificationMethod::Push);
+    let weekly = NewPreference {
+        weekday: Some(1),
+        ..preference(user_id, ReminderType::Weekly, NotificationMethod::Push)
+    };
+    let a_week_ago = Utc::now() - TimeDelta::days(8);
+    save(&db, &daily, a_week_ago).await;
+    save(&db, &weekly, a_week_ago).await;
+    let handlers = a1c_jobs::Handlers::from_config(&config);
+    let service = a1c_jobs::Service::start(config, handlers)
+        .await
+        .expect("service starts");
+
+    let now = Utc::now();
+    let retried = jobs::insert(&db, &NewJob::new(SEND_REMINDER, payload(&daily)), now).await;
+    let failed = jobs::insert(&db, &NewJob::new(SEND_REMINDER, payload(&weekly)), now).await;
+    let (retried, failed) = (retried.expect("enqueue"), failed.expect("enqueue"));
+    common::wait_until(Duration::from_secs(20), "both attempts to end", || async {
+        common::status_of(&db, retried).await == JobStatus::Retry
+            && common::status_of(&db, failed).await == JobStatus::Failed
+    })
+    .await;
+
+    service.shutdown().await;
+}
+
 on_both_backends!(
     kolkata_daily_reminder_lands_at_0230_utc,
     berlin_daily_reminder_stays_at_local_eight_across_dst,
@@ -550,4 +613,5 @@ on_both_backends!(
     push_answered_400_fails_for_good,
     report_sweep_enqueues_once_per_user_with_readings,
     sweep_jobs_run_in_the_service,
+    push_answers_become_retry_and_failed_jobs,
 );

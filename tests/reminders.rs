@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use a1c_jobs::config::RemindersConfig;
-use a1c_jobs::handlers::send_reminder::SendReminder;
+use a1c_jobs::handlers::send_reminder::{Attempt, SendReminder};
 use a1c_jobs::handlers::{sweep_reminders, sweep_reports};
 use a1c_jobs::job::payload::{NotificationMethod, ReminderType, ReportType};
 use a1c_jobs::job::{
@@ -27,6 +27,9 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use uuid::Uuid;
+
+/// The first of a job's four attempts.
+const FIRST: Attempt = Attempt { number: 1, max: 4 };
 
 #[track_caller]
 fn at(rfc3339: &str) -> DateTime<Utc> {
@@ -86,7 +89,22 @@ async fn remind(
     now: DateTime<Utc>,
 ) -> Outcome {
     SendReminder::new(config.clone())
-        .run_at(db, &payload(new), now, false)
+        .run_at(db, &payload(new), now, FIRST)
+        .await
+        .unwrap_or_else(|err| err.into_outcome())
+}
+
+/// As [`remind`], as attempt `number` of four.
+async fn remind_attempt(
+    db: &Db,
+    config: &RemindersConfig,
+    new: &NewPreference,
+    now: DateTime<Utc>,
+    number: i32,
+) -> Outcome {
+    let attempt = Attempt { number, max: 4 };
+    SendReminder::new(config.clone())
+        .run_at(db, &payload(new), now, attempt)
         .await
         .unwrap_or_else(|err| err.into_outcome())
 }
@@ -235,10 +253,10 @@ async fn in_app_reminder_records_one_row_however_often_it_runs(test: &TestDb) {
     let handler = SendReminder::new(in_app_config());
 
     let first = handler
-        .run_at(&db, &job, at("2026-01-10T08:00:00Z"), false)
+        .run_at(&db, &job, at("2026-01-10T08:00:00Z"), FIRST)
         .await;
     let again = handler
-        .run_at(&db, &job, at("2026-01-10T08:01:00Z"), false)
+        .run_at(&db, &job, at("2026-01-10T08:01:00Z"), FIRST)
         .await;
 
     assert_eq!(completed(first.expect("runs"))["sent"], "in_app");
@@ -459,7 +477,8 @@ async fn push_is_signed_and_classified(test: &TestDb) {
     let retry = remind(&db, &push_config(&url), &new, at("2026-01-10T08:00:00Z")).await;
     request.await.expect("receiver");
     let (url, request) = receiver(204).await;
-    let sent = remind(&db, &push_config(&url), &new, at("2026-01-10T08:01:00Z")).await;
+    let config = push_config(&url);
+    let sent = remind_attempt(&db, &config, &new, at("2026-01-10T08:01:00Z"), 2).await;
     let received = request.await.expect("receiver");
 
     assert!(matches!(retry, Outcome::Retry(_)), "{retry:?}");
@@ -558,6 +577,46 @@ async fn sweep_jobs_run_in_the_service(test: &TestDb) {
     service.shutdown().await;
 }
 
+async fn slot_is_given_up_when_its_attempts_run_out(test: &TestDb) {
+    let db = test.open();
+    let user_id = new_user(&db, "UTC", None).await;
+    let new = preference(user_id, ReminderType::Daily, NotificationMethod::Push);
+    save(&db, &new, at("2026-01-10T00:00:00Z")).await;
+    let (url, request) = receiver(503).await;
+    let config = push_config(&url);
+
+    let last = remind_attempt(&db, &config, &new, at("2026-01-10T08:00:00Z"), 4).await;
+    request.await.expect("receiver");
+
+    assert!(matches!(last, Outcome::Fail(_)), "{last:?}");
+    let after = stored(&db, &new).await;
+    assert_eq!(after.next_reminder_at, Some(at("2026-01-11T08:00:00Z")));
+}
+
+async fn new_job_for_an_unsettled_slot_gives_it_up(test: &TestDb) {
+    let db = test.open();
+    let user_id = new_user(&db, "UTC", None).await;
+    let new = preference(user_id, ReminderType::Daily, NotificationMethod::Push);
+    save(&db, &new, at("2026-01-10T00:00:00Z")).await;
+    let (url, request) = receiver(503).await;
+    let config = push_config(&url);
+    let retry = remind(&db, &config, &new, at("2026-01-10T08:00:00Z")).await;
+    request.await.expect("receiver");
+
+    // The job dead-lettered without the handler (timeouts); the sweep enqueues a new one.
+    let fresh = remind(&db, &config, &new, at("2026-01-10T09:00:00Z")).await;
+
+    assert!(matches!(retry, Outcome::Retry(_)), "{retry:?}");
+    assert!(matches!(fresh, Outcome::Fail(_)), "{fresh:?}");
+    let rows = notification::list_for_user(&db, user_id)
+        .await
+        .expect("list");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].status, "FAILED");
+    let after = stored(&db, &new).await;
+    assert_eq!(after.next_reminder_at, Some(at("2026-01-11T08:00:00Z")));
+}
+
 /// Answers 400 to reminders of weekly preferences and 500 to the others.
 fn weekly_refused(body: &[u8]) -> u16 {
     if String::from_utf8_lossy(body).contains("\"weekly\"") {
@@ -614,4 +673,6 @@ on_both_backends!(
     report_sweep_enqueues_once_per_user_with_readings,
     sweep_jobs_run_in_the_service,
     push_answers_become_retry_and_failed_jobs,
+    slot_is_given_up_when_its_attempts_run_out,
+    new_job_for_an_unsettled_slot_gives_it_up,
 );

@@ -15,7 +15,9 @@
 //! `SKIPPED` is not sent again. Email and push are at least once: an attempt that dies between
 //! the send and marking the row `SENT` sends again on retry. The slot is advanced before the job
 //! completes, so a finished slot is never enqueued again. A permanent failure, or a retryable one
-//! on the last attempt, gives the slot up (the row is `FAILED`) so the sweep does not retry it.
+//! on the last attempt, gives the slot up (the row is `FAILED`) so the sweep does not retry it;
+//! so does a new job for a slot whose row an earlier job left `PENDING` (that job's attempts ran
+//! out through timeouts or lost leases, where the handler could not settle the slot).
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures_util::future::BoxFuture;
@@ -53,12 +55,31 @@ impl Handler for SendReminder {
     fn run(&self, ctx: JobContext) -> BoxFuture<'static, Outcome> {
         let this = self.clone();
         async move {
-            let is_last = ctx.job.attempt >= ctx.job.max_attempts;
-            this.run_at(&ctx.db, &ctx.job.payload, Utc::now(), is_last)
+            let attempt = Attempt {
+                number: ctx.job.attempt,
+                max: ctx.job.max_attempts,
+            };
+            this.run_at(&ctx.db, &ctx.job.payload, Utc::now(), attempt)
                 .await
                 .unwrap_or_else(JobError::into_outcome)
         }
         .boxed()
+    }
+}
+
+/// Which attempt of its job a run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attempt {
+    /// 1-based.
+    pub number: i32,
+    /// Runs the job may have in all.
+    pub max: i32,
+}
+
+impl Attempt {
+    /// Whether no attempt follows this one.
+    pub fn is_last(self) -> bool {
+        self.number >= self.max
     }
 }
 
@@ -80,7 +101,7 @@ impl SendReminder {
         }
     }
 
-    /// Runs one attempt at time `now`; `is_last` says no attempt follows this one.
+    /// Runs one attempt of a job at time `now`.
     ///
     /// # Errors
     ///
@@ -90,7 +111,7 @@ impl SendReminder {
         db: &Db,
         payload: &Value,
         now: DateTime<Utc>,
-        is_last: bool,
+        attempt: Attempt,
     ) -> Result<Outcome, JobError> {
         let payload = parse(payload)?;
         let pref = reminder::find(
@@ -117,12 +138,15 @@ impl SendReminder {
             advance(db, &turn, None).await?;
             return Ok(complete(&turn, "already_done"));
         }
+        if done.as_deref() == Some("PENDING") && attempt.number <= 1 {
+            return give_up(db, &turn, now).await;
+        }
         if self.has_recent_reading(db, &turn, now).await? {
             record(db, &turn, "SKIPPED", now).await?;
             advance(db, &turn, None).await?;
             return Ok(complete(&turn, "recent_reading"));
         }
-        self.deliver(db, &turn, now, is_last).await
+        self.deliver(db, &turn, now, attempt.is_last()).await
     }
 
     async fn has_recent_reading(
@@ -300,6 +324,18 @@ async fn record(
         .await
         .map_err(store_error)?;
     Ok(())
+}
+
+/// A slot whose notification is still `PENDING` when a new job (first attempt) comes for it:
+/// an earlier job for the slot ended without settling it (its attempts ran out through
+/// timeouts or lost leases). The slot is given up, so the sweep does not enqueue it forever.
+async fn give_up(db: &Db, turn: &Turn, now: DateTime<Utc>) -> Result<Outcome, JobError> {
+    let reason = "an earlier job for this slot ended without delivering it";
+    notification::set_status(db, &turn.key, "FAILED", Some(reason), now)
+        .await
+        .map_err(store_error)?;
+    advance(db, turn, None).await?;
+    Ok(Outcome::Fail(format!("reminder {}: {reason}", turn.key)))
 }
 
 /// Moves the preference past the served slot (a no-op when it already moved).

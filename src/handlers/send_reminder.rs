@@ -142,7 +142,11 @@ impl SendReminder {
             return give_up(db, &turn, now).await;
         }
         if self.has_recent_reading(db, &turn, now).await? {
+            // A retry may find the row an earlier attempt left PENDING: settle it too.
             record(db, &turn, "SKIPPED", now).await?;
+            notification::set_status(db, &turn.key, "SKIPPED", None, now)
+                .await
+                .map_err(store_error)?;
             advance(db, &turn, None).await?;
             return Ok(complete(&turn, "recent_reading"));
         }

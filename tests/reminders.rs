@@ -224,6 +224,24 @@ async fn sweep_enqueues_each_slot_once(test: &TestDb) {
     assert_eq!(later.enqueued, 0);
 }
 
+async fn sweep_schedules_preferences_the_app_wrote(test: &TestDb) {
+    let db = test.open();
+    let user_id = new_user(&db, "Asia/Kolkata", None).await;
+    let new = preference(user_id, ReminderType::Daily, NotificationMethod::InApp);
+    reminder::upsert(&db, &new, None, at("2026-01-10T00:00:00Z"))
+        .await
+        .expect("insert without a slot");
+
+    let swept = sweep_reminders::sweep(&db, at("2026-01-10T00:00:00Z"))
+        .await
+        .expect("sweep");
+
+    assert_eq!(swept.scheduled, 1);
+    assert_eq!(swept.enqueued, 0);
+    let pref = stored(&db, &new).await;
+    assert_eq!(pref.next_reminder_at, Some(at("2026-01-10T02:30:00Z")));
+}
+
 async fn recent_reading_skips_the_reminder(test: &TestDb) {
     let db = test.open();
     let user_id = new_user(&db, "UTC", None).await;
@@ -663,6 +681,7 @@ on_both_backends!(
     berlin_daily_reminder_stays_at_local_eight_across_dst,
     weekly_and_custom_reminders_follow_their_rules,
     sweep_enqueues_each_slot_once,
+    sweep_schedules_preferences_the_app_wrote,
     recent_reading_skips_the_reminder,
     in_app_reminder_records_one_row_however_often_it_runs,
     disabled_and_unknown_preferences,

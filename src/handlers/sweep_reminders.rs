@@ -6,6 +6,9 @@
 //! key guards only live jobs: what keeps a finished slot from being enqueued again is that
 //! `SEND_REMINDER` advances `next_reminder_at` before it completes.
 //!
+//! A preference the app wrote without `next_reminder_at` gets its first slot (the first after
+//! the sweep) before the due ones are read.
+//!
 //! One sweep enqueues at most [`SWEEP_LIMIT`] reminders, earliest slot first; the rest wait for
 //! the next minute's sweep.
 
@@ -14,7 +17,7 @@ use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use serde::Serialize;
 use serde_json::json;
-use tracing::info;
+use tracing::{info, warn};
 use uuid::Uuid;
 
 use super::send_reminder::slot_text;
@@ -50,6 +53,8 @@ pub struct Swept {
     pub enqueued: u32,
     /// Due slots that already had a live job.
     pub already_enqueued: u32,
+    /// Preferences without a slot (written by the app) that got their first one.
+    pub scheduled: u32,
 }
 
 /// Enqueues `SEND_REMINDER` for each enabled reminder whose slot is at or before `now`.
@@ -58,7 +63,10 @@ pub struct Swept {
 ///
 /// The database failed; jobs enqueued before the failure stay.
 pub async fn sweep(db: &Db, now: DateTime<Utc>) -> Result<Swept, StoreError> {
-    let mut swept = Swept::default();
+    let mut swept = Swept {
+        scheduled: schedule_new(db, now).await?,
+        ..Swept::default()
+    };
     for due in reminder::due(db, now, SWEEP_LIMIT).await? {
         let payload = json!({
             "user_id": due.user_id,
@@ -78,6 +86,33 @@ pub async fn sweep(db: &Db, now: DateTime<Utc>) -> Result<Swept, StoreError> {
         info!(enqueued = swept.enqueued, "reminders enqueued");
     }
     Ok(swept)
+}
+
+/// Gives each enabled preference without a slot its first slot after `now`. A preference whose
+/// rule or zone is invalid is left without one, with a warning at each sweep.
+async fn schedule_new(db: &Db, now: DateTime<Utc>) -> Result<u32, StoreError> {
+    let mut scheduled = 0;
+    for pref in reminder::unscheduled(db, SWEEP_LIMIT).await? {
+        let rule = ReminderRule {
+            kind: pref.reminder_type,
+            local_time: &pref.local_time,
+            weekday: pref.weekday,
+            cron: pref.cron.as_deref(),
+        };
+        let next = match reminder_schedule(rule, &pref.zone) {
+            Ok(schedule) => schedule.next_after(now),
+            Err(err) => {
+                warn!(preference_id = %pref.id, error = %err, "reminder cannot be scheduled");
+                continue;
+            }
+        };
+        if let Some(next) = next {
+            if reminder::schedule_first(db, pref.id, next).await? {
+                scheduled += 1;
+            }
+        }
+    }
+    Ok(scheduled)
 }
 
 /// Why a preference could not be saved.

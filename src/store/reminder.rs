@@ -6,6 +6,8 @@
 //! attempts or nodes get there.
 
 use chrono::{DateTime, Utc};
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 use uuid::Uuid;
 
@@ -185,16 +187,7 @@ pub async fn find(
                 .bind(method)
                 .fetch_optional(pool)
                 .await?;
-            row.map(|r| {
-                preference(
-                    r.try_get("id")?,
-                    r.try_get("user_id")?,
-                    &r,
-                    r.try_get("next_reminder_at")?,
-                    r.try_get("last_sent_at")?,
-                )
-            })
-            .transpose()
+            row.as_ref().map(pg_preference).transpose()
         }
         Db::Sqlite(pool) => {
             let row = sqlx::query(&sql)
@@ -203,18 +196,77 @@ pub async fn find(
                 .bind(method)
                 .fetch_optional(pool)
                 .await?;
-            row.map(|r| {
-                preference(
-                    uuid_of(r.try_get("id")?)?,
-                    uuid_of(r.try_get("user_id")?)?,
-                    &r,
-                    opt_time_of(r.try_get("next_reminder_at")?)?,
-                    opt_time_of(r.try_get("last_sent_at")?)?,
-                )
-            })
-            .transpose()
+            row.as_ref().map(sqlite_preference).transpose()
         }
     }
+}
+
+/// Up to `limit` enabled preferences without a slot yet: rows the app wrote itself, which the
+/// reminder sweep schedules with [`schedule_first`].
+///
+/// # Errors
+///
+/// The database failed, or a stored value is corrupt.
+pub async fn unscheduled(db: &Db, limit: u32) -> Result<Vec<Preference>, StoreError> {
+    let sql = format!(
+        "{SELECT} WHERE p.enabled AND p.next_reminder_at IS NULL ORDER BY p.created_at LIMIT $1"
+    );
+    let limit = i64::from(limit);
+    match db {
+        Db::Postgres(pool) => {
+            let rows = sqlx::query(&sql).bind(limit).fetch_all(pool).await?;
+            rows.iter().map(pg_preference).collect()
+        }
+        Db::Sqlite(pool) => {
+            let rows = sqlx::query(&sql).bind(limit).fetch_all(pool).await?;
+            rows.iter().map(sqlite_preference).collect()
+        }
+    }
+}
+
+/// Sets the first slot of a preference that has none; returns whether it was set.
+///
+/// # Errors
+///
+/// The database failed.
+pub async fn schedule_first(db: &Db, id: Uuid, next: DateTime<Utc>) -> Result<bool, StoreError> {
+    let sql = "UPDATE reminder_preferences SET next_reminder_at = $1
+               WHERE id = $2 AND next_reminder_at IS NULL";
+    let set = match db {
+        Db::Postgres(pool) => sqlx::query(sql)
+            .bind(next)
+            .bind(id)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+        Db::Sqlite(pool) => sqlx::query(sql)
+            .bind(ts(next))
+            .bind(id.to_string())
+            .execute(pool)
+            .await?
+            .rows_affected(),
+    };
+    Ok(set == 1)
+}
+
+fn pg_preference(r: &PgRow) -> Result<Preference, StoreError> {
+    preference(
+        r.try_get("id")?,
+        r.try_get("user_id")?,
+        r,
+        r.try_get("next_reminder_at")?,
+        r.try_get("last_sent_at")?,
+    )
+}
+
+fn sqlite_preference(r: &SqliteRow) -> Result<Preference, StoreError> {
+    preference(
+        uuid_of(r.try_get("id")?)?,
+        uuid_of(r.try_get("user_id")?)?,
+        r,
+        opt_time_of(r.try_get("next_reminder_at")?)?,
+        opt_time_of(r.try_get("last_sent_at")?)?,
+    )
 }
 
 /// Builds a [`Preference`] from the columns both backends store alike.

@@ -4,6 +4,7 @@
 //! Values are checked at start-up; a bad one stops the service with a message naming its key.
 
 pub mod cleanup;
+pub mod reminders;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -16,6 +17,7 @@ use crate::job::{payload, Backoff};
 use crate::schedule::Schedule;
 
 pub use cleanup::CleanupConfig;
+pub use reminders::RemindersConfig;
 
 /// The configuration every a1c-jobs process starts from.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
@@ -67,6 +69,9 @@ pub struct Config {
     /// How `CLEANUP_DATA` works through old rows.
     #[serde(default)]
     pub cleanup: CleanupConfig,
+    /// How `SEND_REMINDER` decides and delivers.
+    #[serde(default)]
+    pub reminders: RemindersConfig,
 }
 
 /// Where the jobs live.
@@ -353,6 +358,7 @@ impl Config {
             schedule.validate(&format!("schedules.{name}"))?;
         }
         self.cleanup.validate()?;
+        self.reminders.validate()?;
         Ok(())
     }
 

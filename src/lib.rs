@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod handlers;
 pub mod job;
+pub mod notify;
 pub mod report;
 pub mod schedule;
 pub mod service;

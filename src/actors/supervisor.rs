@@ -20,7 +20,6 @@ use super::scheduler::{self, Scheduler};
 use super::PoolDirectory;
 use crate::config::Config;
 use crate::handlers::Handlers;
-use crate::job::SEND_REMINDER;
 use crate::store::{Backend, Db};
 
 /// How often the supervisor checks that its children are alive.
@@ -133,12 +132,7 @@ impl Supervisor {
 
     fn start_maintenance(&self) -> Addr<Maintenance> {
         let m = self.config.maintenance.clone();
-        // TODO(#3): SEND_REMINDER has no handler yet; its jobs stay PENDING instead of failing
-        // as unknown, until the release that serves them.
-        let mut known = self.handlers.job_types();
-        if !known.iter().any(|t| t == SEND_REMINDER) {
-            known.push(SEND_REMINDER.to_owned());
-        }
+        let known = self.handlers.job_types();
         let (db, directory) = (self.aux_db(), self.directory.clone());
         Maintenance::start_in_arbiter(&self.aux.handle(), move |_| {
             Maintenance::new(db(), m.interval, m.unknown_type_after, known, directory)

@@ -8,6 +8,9 @@
 pub mod calculate_a1c;
 pub mod cleanup_data;
 pub mod generate_report;
+pub mod send_reminder;
+pub mod sweep_reminders;
+pub mod sweep_reports;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,7 +19,10 @@ use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 
 use crate::config::Config;
-use crate::job::{ClaimedJob, Outcome, CALCULATE_A1C, CLEANUP_DATA, GENERATE_REPORT};
+use crate::job::{
+    ClaimedJob, Outcome, CALCULATE_A1C, CLEANUP_DATA, GENERATE_REPORT, SEND_REMINDER,
+    SWEEP_REMINDERS, SWEEP_REPORTS,
+};
 use crate::store::Db;
 
 /// What a handler gets for one attempt.
@@ -56,6 +62,9 @@ impl Handlers {
         handlers.register(CALCULATE_A1C, calculate_a1c::CalculateA1c::default());
         handlers.register(GENERATE_REPORT, generate_report::GenerateReport);
         handlers.register(CLEANUP_DATA, cleanup_data::CleanupData::default());
+        handlers.register(SEND_REMINDER, send_reminder::SendReminder::default());
+        handlers.register(SWEEP_REMINDERS, sweep_reminders::SweepReminders);
+        handlers.register(SWEEP_REPORTS, sweep_reports::SweepReports);
         handlers
     }
 
@@ -64,6 +73,8 @@ impl Handlers {
         let mut handlers = Self::standard();
         let settings = config.cleanup.clone();
         handlers.register(CLEANUP_DATA, cleanup_data::CleanupData::new(settings));
+        let reminders = send_reminder::SendReminder::new(config.reminders.clone());
+        handlers.register(SEND_REMINDER, reminders);
         handlers
     }
 

@@ -50,6 +50,10 @@ pub const SEND_REMINDER: &str = "SEND_REMINDER";
 pub const GENERATE_REPORT: &str = "GENERATE_REPORT";
 /// Archiving and deleting old rows.
 pub const CLEANUP_DATA: &str = "CLEANUP_DATA";
+/// Internal: enqueues `SEND_REMINDER` for every reminder whose slot has come.
+pub const SWEEP_REMINDERS: &str = "SWEEP_REMINDERS";
+/// Internal: enqueues `GENERATE_REPORT` for every user whose report period just ended.
+pub const SWEEP_REPORTS: &str = "SWEEP_REPORTS";
 
 /// Priority of a job when nobody says otherwise; lower runs first.
 pub const DEFAULT_PRIORITY: i16 = 5;

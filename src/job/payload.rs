@@ -3,7 +3,7 @@
 //! A payload that does not parse is refused at enqueue (nothing is inserted) and, when it was
 //! inserted directly in SQL, fails its job with an error naming the field.
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -82,6 +82,10 @@ pub struct SendReminder {
     pub user_id: Uuid,
     pub reminder_type: ReminderType,
     pub notification_method: NotificationMethod,
+    /// The slot (UTC) the reminder sweep enqueued it for; absent in jobs the app inserts,
+    /// which serve the preference's due slot, or else remind now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot: Option<DateTime<Utc>>,
 }
 
 /// The period a report covers.

@@ -31,12 +31,14 @@ mod field;
 mod period;
 #[cfg(test)]
 mod proptests;
+mod reminder;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use chrono_tz::Tz;
 
 pub use cron_expr::CronExpr;
 pub use period::{previous_period, PeriodKind};
+pub use reminder::{reminder_schedule, ReminderRule};
 
 // The instant a local wall-clock time stands for, under the DST policy above (reports use it
 // for local midnights).

@@ -11,6 +11,7 @@ pub mod estimate;
 pub mod job;
 pub mod notification;
 pub mod reading;
+pub mod reminder;
 pub mod report;
 pub mod schedule_run;
 pub mod stats;

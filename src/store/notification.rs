@@ -141,3 +141,81 @@ where
 {
     Ok([get(0)?, get(1)?, get(2)?, get(3)?, get(4)?, get(5)?])
 }
+
+/// Records `n` unless its dedupe key is taken; returns whether it was recorded.
+///
+/// # Errors
+///
+/// The database failed.
+pub async fn record(db: &Db, n: &NewNotification, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    match db {
+        Db::Postgres(pool) => insert_pg(pool, n, now).await,
+        Db::Sqlite(pool) => {
+            let mut conn = pool.acquire().await?;
+            insert_sqlite(&mut conn, n, now).await
+        }
+    }
+}
+
+/// The status of the notification with `dedupe_key`, if one was recorded.
+///
+/// # Errors
+///
+/// The database failed.
+pub async fn status_by_key(db: &Db, dedupe_key: &str) -> Result<Option<String>, StoreError> {
+    let sql = "SELECT status FROM notifications WHERE dedupe_key = $1";
+    Ok(match db {
+        Db::Postgres(pool) => {
+            sqlx::query_scalar(sql)
+                .bind(dedupe_key)
+                .fetch_optional(pool)
+                .await?
+        }
+        Db::Sqlite(pool) => {
+            sqlx::query_scalar(sql)
+                .bind(dedupe_key)
+                .fetch_optional(pool)
+                .await?
+        }
+    })
+}
+
+/// Sets the status (and error) of the notification with `dedupe_key`; `SENT` also sets
+/// `sent_at`.
+///
+/// # Errors
+///
+/// The database failed.
+pub async fn set_status(
+    db: &Db,
+    dedupe_key: &str,
+    status: &str,
+    error: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let sql = "UPDATE notifications
+               SET status = $1, error = $2, sent_at = $3
+               WHERE dedupe_key = $4";
+    let sent_at = (status == "SENT").then_some(now);
+    match db {
+        Db::Postgres(pool) => {
+            sqlx::query(sql)
+                .bind(status)
+                .bind(error)
+                .bind(sent_at)
+                .bind(dedupe_key)
+                .execute(pool)
+                .await?;
+        }
+        Db::Sqlite(pool) => {
+            sqlx::query(sql)
+                .bind(status)
+                .bind(error)
+                .bind(sent_at.map(ts))
+                .bind(dedupe_key)
+                .execute(pool)
+                .await?;
+        }
+    }
+    Ok(())
+}

@@ -225,3 +225,60 @@ pub async fn between(
         }
     }
 }
+
+/// When the user's newest reading was measured, if they have any.
+///
+/// # Errors
+///
+/// The database failed.
+pub async fn latest_at(db: &Db, user_id: Uuid) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let sql = "SELECT max(measured_at) FROM glucose_readings WHERE user_id = $1";
+    match db {
+        Db::Postgres(pool) => Ok(sqlx::query_scalar(sql)
+            .bind(user_id)
+            .fetch_one(pool)
+            .await?),
+        Db::Sqlite(pool) => {
+            let text: Option<String> = sqlx::query_scalar(sql)
+                .bind(user_id.to_string())
+                .fetch_one(pool)
+                .await?;
+            text.as_deref().map(time_of).transpose()
+        }
+    }
+}
+
+/// Whether the user has a reading measured in `[from, to)`.
+///
+/// # Errors
+///
+/// The database failed.
+pub async fn any_between(
+    db: &Db,
+    user_id: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let sql = "SELECT 1 FROM glucose_readings
+               WHERE user_id = $1 AND measured_at >= $2 AND measured_at < $3
+               LIMIT 1";
+    let found: Option<i32> = match db {
+        Db::Postgres(pool) => {
+            sqlx::query_scalar(sql)
+                .bind(user_id)
+                .bind(from)
+                .bind(to)
+                .fetch_optional(pool)
+                .await?
+        }
+        Db::Sqlite(pool) => {
+            sqlx::query_scalar(sql)
+                .bind(user_id.to_string())
+                .bind(ts(from))
+                .bind(ts(to))
+                .fetch_optional(pool)
+                .await?
+        }
+    };
+    Ok(found.is_some())
+}

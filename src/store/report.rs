@@ -256,6 +256,41 @@ fn date_of(text: &str) -> Result<NaiveDate, StoreError> {
         .map_err(|err| StoreError::Corrupt(format!("date {text:?}: {err}")))
 }
 
+/// Whether the user has a report of this type starting on `period_start`.
+///
+/// # Errors
+///
+/// The database failed.
+pub async fn exists(
+    db: &Db,
+    user_id: Uuid,
+    report_type: ReportType,
+    period_start: NaiveDate,
+) -> Result<bool, StoreError> {
+    let sql = "SELECT 1 FROM reports
+               WHERE user_id = $1 AND report_type = $2 AND period_start = $3";
+    let kind = type_name(report_type);
+    let found: Option<i32> = match db {
+        Db::Postgres(pool) => {
+            sqlx::query_scalar(sql)
+                .bind(user_id)
+                .bind(kind)
+                .bind(period_start)
+                .fetch_optional(pool)
+                .await?
+        }
+        Db::Sqlite(pool) => {
+            sqlx::query_scalar(sql)
+                .bind(user_id.to_string())
+                .bind(kind)
+                .bind(period_start.to_string())
+                .fetch_optional(pool)
+                .await?
+        }
+    };
+    Ok(found.is_some())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -115,3 +115,23 @@ pub async fn update_profile(
     }
     Ok(())
 }
+
+/// Every user with at least one reading, as `(id, timezone)`, by id.
+///
+/// # Errors
+///
+/// The database failed, or a stored id is corrupt.
+pub async fn with_readings(db: &Db) -> Result<Vec<(Uuid, String)>, StoreError> {
+    let sql = "SELECT u.id, u.timezone FROM users u
+               WHERE EXISTS (SELECT 1 FROM glucose_readings r WHERE r.user_id = u.id)
+               ORDER BY u.id";
+    match db {
+        Db::Postgres(pool) => Ok(sqlx::query_as(sql).fetch_all(pool).await?),
+        Db::Sqlite(pool) => {
+            let rows: Vec<(String, String)> = sqlx::query_as(sql).fetch_all(pool).await?;
+            rows.into_iter()
+                .map(|(id, zone)| Ok((uuid_of(&id)?, zone)))
+                .collect()
+        }
+    }
+}

@@ -87,7 +87,8 @@ impl TestDb {
         Db::open_with(&config.database, 8).expect("open database")
     }
 
-    /// The defaults with fast timings, this database, and `extra` TOML over them.
+    /// The defaults with fast timings, this database, and `extra` TOML over them. The default
+    /// sweep schedules are off, so that no test sees jobs it did not enqueue.
     pub fn config(&self, extra: &str) -> Config {
         let text = format!(
             r#"
@@ -106,6 +107,14 @@ impl TestDb {
             batch_size = 10
             lease_ttl = "3s"
             backoff = {{ base = "10ms", max = "50ms", jitter = 0.0 }}
+            [schedules.reminders]
+            enabled = false
+            [schedules.weekly_reports]
+            enabled = false
+            [schedules.monthly_reports]
+            enabled = false
+            [schedules.quarterly_reports]
+            enabled = false
             "#,
             url = self.url
         );

@@ -26,7 +26,7 @@ use a1c_jobs::job::payload::{CleanupTable, NotificationMethod, ReminderType, Rep
 use a1c_jobs::job::SEND_REMINDER;
 use a1c_jobs::job::{ClaimedJob, JobStatus, Outcome, CLEANUP_DATA, GENERATE_REPORT};
 use a1c_jobs::store::cleanup::{self, Cutoff};
-use a1c_jobs::store::job::{self as jobs, ClaimRequest, Settlement};
+use a1c_jobs::store::job::{self as jobs, ClaimRequest, ListFilter, Settlement};
 use a1c_jobs::store::reminder::{method_word, NewPreference};
 use a1c_jobs::store::{notification, report, user, Db};
 use a1c_jobs::Config;
@@ -894,6 +894,22 @@ async fn cleanup_archives_only_what_is_older(db: &Db, people: &[Person]) {
     assert!(!newer.is_empty(), "the newest readings stay");
 }
 
+/// Exactly `expected` jobs of `job_type` were enqueued, and each completed.
+async fn every_job_ran_once(db: &Db, job_type: &str, expected: usize) {
+    let filter = ListFilter {
+        job_type: Some(job_type.to_owned()),
+        limit: 1000,
+        ..ListFilter::default()
+    };
+    let all = jobs::list(db, &filter).await.expect("list jobs");
+
+    assert_eq!(all.len(), expected, "{job_type} jobs");
+    assert!(
+        all.iter().all(|job| job.status == JobStatus::Completed),
+        "{job_type}: {all:?}"
+    );
+}
+
 async fn scenario_two_weeks_and_a_quarter_end(test: &TestDb) {
     let db = test.open();
     let (start, end) = window();
@@ -919,6 +935,8 @@ async fn scenario_two_weeks_and_a_quarter_end(test: &TestDb) {
     the_reminders_arrived(&db, &people, &sink, &pushes).await;
     assert_eq!(again, 0, "a second sweep enqueues no report");
     the_reports_match_the_csv(&db, &people).await;
+    every_job_ran_once(&db, SEND_REMINDER, PLANS.iter().map(|p| p.expected).sum()).await;
+    every_job_ran_once(&db, GENERATE_REPORT, EXPECTED_REPORTS.len()).await;
     cleanup_archives_only_what_is_older(&db, &people).await;
 }
 

@@ -261,6 +261,23 @@ async fn recent_reading_skips_the_reminder(test: &TestDb) {
     assert_eq!(after.next_reminder_at, Some(at("2026-01-11T08:00:00Z")));
 }
 
+async fn a_reading_dated_in_the_future_does_not_skip_the_reminder(test: &TestDb) {
+    let db = test.open();
+    let user_id = new_user(&db, "UTC", None).await;
+    let new = preference(user_id, ReminderType::Daily, NotificationMethod::InApp);
+    save(&db, &new, at("2026-01-10T00:00:00Z")).await;
+    add_reading(&db, user_id, at("2026-03-01T07:00:00Z")).await;
+
+    let result = completed(remind(&db, &in_app_config(), &new, at("2026-01-10T08:00:00Z")).await);
+
+    assert!(result.get("skipped").is_none(), "{result}");
+    let rows = notification::list_for_user(&db, user_id)
+        .await
+        .expect("list");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].status, "SENT");
+}
+
 async fn in_app_reminder_records_one_row_however_often_it_runs(test: &TestDb) {
     let db = test.open();
     let user_id = new_user(&db, "UTC", None).await;
@@ -683,6 +700,7 @@ on_both_backends!(
     sweep_enqueues_each_slot_once,
     sweep_schedules_preferences_the_app_wrote,
     recent_reading_skips_the_reminder,
+    a_reading_dated_in_the_future_does_not_skip_the_reminder,
     in_app_reminder_records_one_row_however_often_it_runs,
     disabled_and_unknown_preferences,
     email_reaches_a_real_smtp_server,

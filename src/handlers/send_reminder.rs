@@ -163,10 +163,12 @@ impl SendReminder {
         if span.is_zero() {
             return Ok(false);
         }
-        let latest = reading::latest_at(db, turn.pref.user_id)
+        let latest = reading::latest_at(db, turn.pref.user_id, now)
             .await
             .map_err(store_error)?;
-        let since = now - crate::store::delta(span);
+        let since = now
+            .checked_sub_signed(crate::store::delta(span))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
         Ok(latest.is_some_and(|at| at >= since))
     }
 

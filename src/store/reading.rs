@@ -226,21 +226,29 @@ pub async fn between(
     }
 }
 
-/// When the user's newest reading was measured, if they have any.
+/// When the user's newest reading up to `not_after` was measured, if they have any. Readings
+/// dated later (a device clock running ahead) do not count.
 ///
 /// # Errors
 ///
 /// The database failed.
-pub async fn latest_at(db: &Db, user_id: Uuid) -> Result<Option<DateTime<Utc>>, StoreError> {
-    let sql = "SELECT max(measured_at) FROM glucose_readings WHERE user_id = $1";
+pub async fn latest_at(
+    db: &Db,
+    user_id: Uuid,
+    not_after: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let sql = "SELECT max(measured_at) FROM glucose_readings
+               WHERE user_id = $1 AND measured_at <= $2";
     match db {
         Db::Postgres(pool) => Ok(sqlx::query_scalar(sql)
             .bind(user_id)
+            .bind(not_after)
             .fetch_one(pool)
             .await?),
         Db::Sqlite(pool) => {
             let text: Option<String> = sqlx::query_scalar(sql)
                 .bind(user_id.to_string())
+                .bind(ts(not_after))
                 .fetch_one(pool)
                 .await?;
             text.as_deref().map(time_of).transpose()

@@ -534,6 +534,30 @@ async fn push_is_signed_and_classified(test: &TestDb) {
     assert_eq!(body["slot"], "2026-01-10T08:00:00Z");
 }
 
+async fn push_that_never_answers_is_retried(test: &TestDb) {
+    let db = test.open();
+    let user_id = new_user(&db, "UTC", None).await;
+    let new = preference(user_id, ReminderType::Daily, NotificationMethod::Push);
+    save(&db, &new, at("2026-01-10T00:00:00Z")).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind receiver");
+    let url = format!("http://{}/push", listener.local_addr().expect("addr"));
+    // Accepts the connection and keeps it open without a word.
+    let silent = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.expect("a push request");
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        drop(stream);
+    });
+    let layer = format!("[reminders.push]\nurl = \"{url}\"\nsecret = \"s\"\ntimeout = \"300ms\"");
+    let config = Config::from_toml_layers(&[&layer]).expect("config").reminders;
+
+    let outcome = remind(&db, &config, &new, at("2026-01-10T08:00:00Z")).await;
+
+    assert!(matches!(outcome, Outcome::Retry(_)), "{outcome:?}");
+    silent.abort();
+}
+
 async fn push_answered_400_fails_for_good(test: &TestDb) {
     let db = test.open();
     let user_id = new_user(&db, "UTC", None).await;
@@ -707,6 +731,7 @@ on_both_backends!(
     email_goes_to_the_outbox_without_smtp,
     push_is_signed_and_classified,
     push_answered_400_fails_for_good,
+    push_that_never_answers_is_retried,
     report_sweep_enqueues_once_per_user_with_readings,
     sweep_jobs_run_in_the_service,
     push_answers_become_retry_and_failed_jobs,

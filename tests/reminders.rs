@@ -550,7 +550,9 @@ async fn push_that_never_answers_is_retried(test: &TestDb) {
         drop(stream);
     });
     let layer = format!("[reminders.push]\nurl = \"{url}\"\nsecret = \"s\"\ntimeout = \"300ms\"");
-    let config = Config::from_toml_layers(&[&layer]).expect("config").reminders;
+    let config = Config::from_toml_layers(&[&layer])
+        .expect("config")
+        .reminders;
 
     let outcome = remind(&db, &config, &new, at("2026-01-10T08:00:00Z")).await;
 

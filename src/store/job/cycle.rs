@@ -1,0 +1,339 @@
+//! A pool's round trip: claiming runnable jobs and recording how attempts ended.
+
+use super::*;
+
+/// Takes up to `limit` runnable jobs of one type under a fresh lease each.
+///
+/// Jobs come in claim order: priority, then `run_at`, then id.
+///
+/// # Errors
+///
+/// The database failed; nothing was claimed.
+pub async fn claim(
+    db: &Db,
+    request: &ClaimRequest<'_>,
+    now: DateTime<Utc>,
+) -> Result<Vec<ClaimedJob>, StoreError> {
+    let mut jobs = match db {
+        Db::Postgres(pool) => claim_pg(pool, request, now).await?,
+        Db::Sqlite(pool) => claim_sqlite(&mut *pool.acquire().await?, request, now).await?,
+    };
+    jobs.sort_by_key(|j| (j.priority, j.run_at, j.id));
+    Ok(jobs)
+}
+
+async fn claim_pg(
+    pool: &sqlx::PgPool,
+    request: &ClaimRequest<'_>,
+    now: DateTime<Utc>,
+) -> Result<Vec<ClaimedJob>, StoreError> {
+    Ok(settle_and_claim_pg(pool, &[], request, now).await?.1)
+}
+
+fn claimed_from_pg(row: &PgRow) -> Result<ClaimedJob, StoreError> {
+    Ok(ClaimedJob {
+        id: row.try_get("id")?,
+        job_type: row.try_get("job_type")?,
+        payload: row.try_get("payload")?,
+        priority: row.try_get("priority")?,
+        attempt: row.try_get("attempts")?,
+        max_attempts: row.try_get("max_attempts")?,
+        created_at: row.try_get("created_at")?,
+        run_at: row.try_get("run_at")?,
+        lease_id: row.try_get("lease_id")?,
+    })
+}
+
+async fn claim_sqlite(
+    conn: &mut sqlx::SqliteConnection,
+    request: &ClaimRequest<'_>,
+    now: DateTime<Utc>,
+) -> Result<Vec<ClaimedJob>, StoreError> {
+    // One statement: SQLite runs one writer at a time, so the subquery and the update see the
+    // same rows. Each row gets its own random lease token.
+    let rows = sqlx::query(
+        "UPDATE job_queue
+         SET status = 'PROCESSING',
+             attempts = attempts + 1,
+             started_at = ?2,
+             updated_at = ?2,
+             locked_by = ?5,
+             lease_id = lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4'
+                 || substr(hex(randomblob(2)), 2) || '-a'
+                 || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))),
+             lease_expires_at = ?6
+         WHERE id IN (
+             SELECT id
+             FROM job_queue
+             WHERE job_type = ?1
+               AND status IN ('PENDING', 'RETRY')
+               AND run_at <= ?2
+               AND priority <= ?3
+               AND attempts < max_attempts
+             ORDER BY priority, run_at, id
+             LIMIT ?4
+         )
+         RETURNING id, job_type, payload, priority, attempts, max_attempts, created_at, run_at,
+                   lease_id",
+    )
+    .bind(request.job_type)
+    .bind(ts(now))
+    .bind(request.max_priority)
+    .bind(i64::from(request.limit))
+    .bind(request.node)
+    .bind(ts(add(now, request.lease_ttl)))
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(claimed_from_sqlite).collect()
+}
+
+fn claimed_from_sqlite(row: &SqliteRow) -> Result<ClaimedJob, StoreError> {
+    Ok(ClaimedJob {
+        id: uuid_of(row.try_get("id")?)?,
+        job_type: row.try_get("job_type")?,
+        payload: json_of(row.try_get("payload")?),
+        priority: row.try_get("priority")?,
+        attempt: row.try_get("attempts")?,
+        max_attempts: row.try_get("max_attempts")?,
+        created_at: time_of(row.try_get("created_at")?)?,
+        run_at: time_of(row.try_get("run_at")?)?,
+        lease_id: uuid_of(row.try_get("lease_id")?)?,
+    })
+}
+
+/// Records how attempts ended, in one statement. Returns the ids whose lease was still
+/// current; the others were rescued meanwhile and are left as they are.
+///
+/// # Errors
+///
+/// The database failed; nothing was recorded.
+pub async fn settle(
+    db: &Db,
+    settlements: &[Settlement],
+    now: DateTime<Utc>,
+) -> Result<Vec<Uuid>, StoreError> {
+    if settlements.is_empty() {
+        return Ok(Vec::new());
+    }
+    match db {
+        Db::Postgres(pool) => settle_pg(pool, settlements, now).await,
+        Db::Sqlite(pool) => {
+            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+            let applied = settle_sqlite(&mut tx, settlements, now).await?;
+            tx.commit().await?;
+            Ok(applied)
+        }
+    }
+}
+
+/// Records outcomes and claims more jobs in one round trip (one statement on PostgreSQL, one
+/// transaction on SQLite): a pool's whole cycle costs one commit. Returns the ids whose outcome
+/// was recorded (see [`settle`]) and the jobs claimed (see [`claim`]).
+///
+/// # Errors
+///
+/// The database failed; nothing was recorded or claimed.
+pub async fn settle_and_claim(
+    db: &Db,
+    settlements: &[Settlement],
+    request: &ClaimRequest<'_>,
+    now: DateTime<Utc>,
+) -> Result<(Vec<Uuid>, Vec<ClaimedJob>), StoreError> {
+    if settlements.is_empty() && request.limit == 0 {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let (applied, mut claimed) = match db {
+        Db::Postgres(pool) => settle_and_claim_pg(pool, settlements, request, now).await?,
+        Db::Sqlite(pool) => {
+            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+            let applied = settle_sqlite(&mut tx, settlements, now).await?;
+            let claimed = claim_sqlite(&mut tx, request, now).await?;
+            tx.commit().await?;
+            (applied, claimed)
+        }
+    };
+    claimed.sort_by_key(|j| (j.priority, j.run_at, j.id));
+    Ok((applied, claimed))
+}
+
+async fn settle_and_claim_pg(
+    pool: &sqlx::PgPool,
+    settlements: &[Settlement],
+    request: &ClaimRequest<'_>,
+    now: DateTime<Utc>,
+) -> Result<(Vec<Uuid>, Vec<ClaimedJob>), StoreError> {
+    let columns = SettleColumns::of(settlements);
+    // One statement serves settling, claiming or both (an empty array settles nothing, a
+    // limit of 0 claims nothing). Both parts read one snapshot: the settled rows are
+    // PROCESSING in it, so the claim never picks a row the same statement settles.
+    let rows = sqlx::query(
+        "WITH settled AS (
+             UPDATE job_queue AS j
+             SET status = s.status,
+                 attempts = j.attempts - CASE WHEN s.refund THEN 1 ELSE 0 END,
+                 run_at = COALESCE(s.run_at, j.run_at),
+                 error = s.error,
+                 result = s.result::jsonb,
+                 processed_at = CASE
+                     WHEN s.status IN ('COMPLETED', 'FAILED', 'DEAD_LETTER', 'CANCELLED') THEN $2
+                 END,
+                 updated_at = $2,
+                 lease_id = NULL,
+                 lease_expires_at = NULL
+             FROM unnest($7::uuid[], $8::uuid[], $9::text[], $10::timestamptz[], $11::text[],
+                         $12::text[], $13::bool[])
+                 AS s(id, lease_id, status, run_at, error, result, refund)
+             WHERE j.id = s.id AND j.lease_id = s.lease_id AND j.status = 'PROCESSING'
+             RETURNING j.id
+         ),
+         -- Locks the chosen rows first; SKIP LOCKED lets other nodes claim the rows after
+         -- them instead of queueing behind this statement.
+         picked AS (
+             SELECT id
+             FROM job_queue
+             WHERE job_type = $1
+               AND status IN ('PENDING', 'RETRY')
+               AND run_at <= $2
+               AND priority <= $3
+               AND attempts < max_attempts
+             ORDER BY priority, run_at, id
+             LIMIT $4
+             FOR UPDATE SKIP LOCKED
+         ),
+         claimed AS (
+             UPDATE job_queue AS j
+             SET status = 'PROCESSING',
+                 attempts = j.attempts + 1,
+                 started_at = $2,
+                 updated_at = $2,
+                 locked_by = $5,
+                 lease_id = gen_random_uuid(),
+                 lease_expires_at = $6
+             FROM picked
+             WHERE j.id = picked.id
+             RETURNING j.id, j.job_type, j.payload, j.priority, j.attempts, j.max_attempts,
+                       j.created_at, j.run_at, j.lease_id
+         )
+         SELECT false AS is_claim, id, NULL::text AS job_type, NULL::jsonb AS payload,
+                NULL::int2 AS priority, NULL::int4 AS attempts, NULL::int4 AS max_attempts,
+                NULL::timestamptz AS created_at, NULL::timestamptz AS run_at,
+                NULL::uuid AS lease_id
+         FROM settled
+         UNION ALL
+         SELECT true, id, job_type, payload, priority, attempts, max_attempts, created_at,
+                run_at, lease_id
+         FROM claimed",
+    )
+    .bind(request.job_type)
+    .bind(now)
+    .bind(request.max_priority)
+    .bind(i64::from(request.limit))
+    .bind(request.node)
+    .bind(add(now, request.lease_ttl))
+    .bind(&columns.ids)
+    .bind(&columns.leases)
+    .bind(&columns.statuses)
+    .bind(&columns.run_ats)
+    .bind(&columns.errors)
+    .bind(&columns.results)
+    .bind(&columns.refunds)
+    .fetch_all(pool)
+    .await?;
+    let mut applied = Vec::new();
+    let mut claimed = Vec::new();
+    for row in &rows {
+        if row.try_get::<bool, _>("is_claim")? {
+            claimed.push(claimed_from_pg(row)?);
+        } else {
+            applied.push(row.try_get("id")?);
+        }
+    }
+    Ok((applied, claimed))
+}
+
+/// Settlements as the parallel arrays PostgreSQL unnests.
+struct SettleColumns {
+    ids: Vec<Uuid>,
+    leases: Vec<Uuid>,
+    statuses: Vec<&'static str>,
+    run_ats: Vec<Option<DateTime<Utc>>>,
+    errors: Vec<Option<String>>,
+    results: Vec<Option<String>>,
+    refunds: Vec<bool>,
+}
+
+impl SettleColumns {
+    fn of(settlements: &[Settlement]) -> Self {
+        Self {
+            ids: settlements.iter().map(|s| s.id).collect(),
+            leases: settlements.iter().map(|s| s.lease_id).collect(),
+            statuses: settlements.iter().map(|s| s.status.as_str()).collect(),
+            run_ats: settlements.iter().map(|s| s.run_at).collect(),
+            errors: settlements
+                .iter()
+                .map(|s| s.error.as_deref().map(clean_error))
+                .collect(),
+            results: settlements
+                .iter()
+                .map(|s| s.result.clone().map(|v| clean_json(v).to_string()))
+                .collect(),
+            refunds: settlements.iter().map(|s| s.refund_attempt).collect(),
+        }
+    }
+}
+
+async fn settle_pg(
+    pool: &sqlx::PgPool,
+    settlements: &[Settlement],
+    now: DateTime<Utc>,
+) -> Result<Vec<Uuid>, StoreError> {
+    let no_claim = ClaimRequest {
+        job_type: "",
+        node: "",
+        limit: 0,
+        max_priority: 0,
+        lease_ttl: Duration::ZERO,
+    };
+    Ok(settle_and_claim_pg(pool, settlements, &no_claim, now)
+        .await?
+        .0)
+}
+
+async fn settle_sqlite(
+    conn: &mut sqlx::SqliteConnection,
+    settlements: &[Settlement],
+    now: DateTime<Utc>,
+) -> Result<Vec<Uuid>, StoreError> {
+    let mut applied = Vec::with_capacity(settlements.len());
+    for s in settlements {
+        let processed_at = s.status.is_terminal().then(|| ts(now));
+        let done = sqlx::query(
+            "UPDATE job_queue
+             SET status = ?1,
+                 attempts = attempts - ?2,
+                 run_at = COALESCE(?3, run_at),
+                 error = ?4,
+                 result = ?5,
+                 processed_at = ?6,
+                 updated_at = ?7,
+                 lease_id = NULL,
+                 lease_expires_at = NULL
+             WHERE id = ?8 AND lease_id = ?9 AND status = 'PROCESSING'",
+        )
+        .bind(s.status.as_str())
+        .bind(i32::from(s.refund_attempt))
+        .bind(s.run_at.map(ts))
+        .bind(s.error.as_deref().map(clean_error))
+        .bind(s.result.clone().map(|v| clean_json(v).to_string()))
+        .bind(processed_at)
+        .bind(ts(now))
+        .bind(s.id.to_string())
+        .bind(s.lease_id.to_string())
+        .execute(&mut *conn)
+        .await?;
+        if done.rows_affected() == 1 {
+            applied.push(s.id);
+        }
+    }
+    Ok(applied)
+}

@@ -1,0 +1,239 @@
+//! What operators and the CLI do with jobs: read, list, requeue, cancel, notify.
+
+use super::*;
+
+/// One job by id.
+///
+/// # Errors
+///
+/// The database failed.
+pub async fn get(db: &Db, id: Uuid) -> Result<Option<Job>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM job_queue WHERE id = $1");
+    match db {
+        Db::Postgres(pool) => {
+            let row = sqlx::query(&sql).bind(id).fetch_optional(pool).await?;
+            row.as_ref().map(job_from_pg).transpose()
+        }
+        Db::Sqlite(pool) => {
+            let row = sqlx::query(&sql)
+                .bind(id.to_string())
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(job_from_sqlite).transpose()
+        }
+    }
+}
+
+/// Filters for [`list`].
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub status: Option<JobStatus>,
+    pub job_type: Option<String>,
+    pub limit: u32,
+}
+
+/// Jobs, newest first.
+///
+/// # Errors
+///
+/// The database failed.
+pub async fn list(db: &Db, filter: &ListFilter) -> Result<Vec<Job>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM job_queue
+         WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR job_type = $2)
+         ORDER BY created_at DESC, id
+         LIMIT $3"
+    );
+    let status = filter.status.map(JobStatus::as_str);
+    let limit = i64::from(filter.limit.max(1));
+    match db {
+        Db::Postgres(pool) => {
+            let sql = sql
+                .replace("$1 IS NULL", "$1::text IS NULL")
+                .replace("$2 IS NULL", "$2::text IS NULL");
+            let rows = sqlx::query(&sql)
+                .bind(status)
+                .bind(filter.job_type.as_deref())
+                .bind(limit)
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(job_from_pg).collect()
+        }
+        Db::Sqlite(pool) => {
+            let rows = sqlx::query(&sql)
+                .bind(status)
+                .bind(filter.job_type.as_deref())
+                .bind(limit)
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(job_from_sqlite).collect()
+        }
+    }
+}
+
+/// Puts a `FAILED`, `DEAD_LETTER` or `CANCELLED` job back to `PENDING` with its attempts
+/// reset. Returns whether it was in such a state.
+///
+/// # Errors
+///
+/// The database failed.
+pub async fn requeue(db: &Db, id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    let sql = "UPDATE job_queue
+         SET status = 'PENDING', attempts = 0, run_at = $1, updated_at = $1,
+             processed_at = NULL, error = NULL, result = NULL
+         WHERE id = $2 AND status IN ('FAILED', 'DEAD_LETTER', 'CANCELLED')
+         RETURNING job_type";
+    let job_type: Option<String> = match db {
+        Db::Postgres(pool) => {
+            sqlx::query_scalar(sql)
+                .bind(now)
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        }
+        Db::Sqlite(pool) => {
+            sqlx::query_scalar(sql)
+                .bind(ts(now))
+                .bind(id.to_string())
+                .fetch_optional(pool)
+                .await?
+        }
+    };
+    if let Some(job_type) = &job_type {
+        notify(db, job_type).await?;
+    }
+    Ok(job_type.is_some())
+}
+
+/// Requeues every dead-lettered job, of one type or of all. Returns how many.
+///
+/// # Errors
+///
+/// The database failed.
+pub async fn requeue_dead_letters(
+    db: &Db,
+    job_type: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, StoreError> {
+    let sql = "UPDATE job_queue
+         SET status = 'PENDING', attempts = 0, run_at = $1, updated_at = $1,
+             processed_at = NULL, error = NULL, result = NULL
+         WHERE status = 'DEAD_LETTER' AND ($2 IS NULL OR job_type = $2)
+         RETURNING job_type";
+    let types: Vec<String> = match db {
+        Db::Postgres(pool) => {
+            let sql = sql.replace("$2 IS NULL", "$2::text IS NULL");
+            sqlx::query_scalar(&sql)
+                .bind(now)
+                .bind(job_type)
+                .fetch_all(pool)
+                .await?
+        }
+        Db::Sqlite(pool) => {
+            sqlx::query_scalar(sql)
+                .bind(ts(now))
+                .bind(job_type)
+                .fetch_all(pool)
+                .await?
+        }
+    };
+    let mut distinct = types.clone();
+    distinct.sort();
+    distinct.dedup();
+    for t in &distinct {
+        notify(db, t).await?;
+    }
+    Ok(types)
+}
+
+/// Cancels a job that has not ended. A running attempt goes on, but its outcome is no longer
+/// recorded. Returns whether the job was live.
+///
+/// # Errors
+///
+/// The database failed.
+pub async fn cancel(db: &Db, id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    let sql = "UPDATE job_queue
+         SET status = 'CANCELLED', processed_at = $1, updated_at = $1,
+             lease_id = NULL, lease_expires_at = NULL,
+             error = COALESCE(error, 'cancelled by an operator')
+         WHERE id = $2 AND status IN ('PENDING', 'RETRY', 'PROCESSING')";
+    let done = match db {
+        Db::Postgres(pool) => sqlx::query(sql)
+            .bind(now)
+            .bind(id)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+        Db::Sqlite(pool) => sqlx::query(sql)
+            .bind(ts(now))
+            .bind(id.to_string())
+            .execute(pool)
+            .await?
+            .rows_affected(),
+    };
+    Ok(done == 1)
+}
+
+/// Wakes the pools of `job_type` on every node (PostgreSQL; SQLite pools poll).
+///
+/// # Errors
+///
+/// The database failed.
+pub async fn notify(db: &Db, job_type: &str) -> Result<(), StoreError> {
+    if let Db::Postgres(pool) = db {
+        sqlx::query("SELECT pg_notify('job_queue', $1)")
+            .bind(job_type)
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
+}
+
+fn job_from_pg(row: &PgRow) -> Result<Job, StoreError> {
+    Ok(Job {
+        id: row.try_get("id")?,
+        job_type: row.try_get("job_type")?,
+        payload: row.try_get("payload")?,
+        status: status_of(row.try_get("status")?)?,
+        priority: row.try_get("priority")?,
+        attempts: row.try_get("attempts")?,
+        max_attempts: row.try_get("max_attempts")?,
+        run_at: row.try_get("run_at")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        started_at: row.try_get("started_at")?,
+        processed_at: row.try_get("processed_at")?,
+        error: row.try_get("error")?,
+        locked_by: row.try_get("locked_by")?,
+        lease_id: row.try_get("lease_id")?,
+        lease_expires_at: row.try_get("lease_expires_at")?,
+        unique_key: row.try_get("unique_key")?,
+        result: row.try_get("result")?,
+    })
+}
+
+fn job_from_sqlite(row: &SqliteRow) -> Result<Job, StoreError> {
+    let lease: Option<String> = row.try_get("lease_id")?;
+    let result: Option<String> = row.try_get("result")?;
+    Ok(Job {
+        id: uuid_of(row.try_get("id")?)?,
+        job_type: row.try_get("job_type")?,
+        payload: json_of(row.try_get("payload")?),
+        status: status_of(row.try_get("status")?)?,
+        priority: row.try_get("priority")?,
+        attempts: row.try_get("attempts")?,
+        max_attempts: row.try_get("max_attempts")?,
+        run_at: time_of(row.try_get("run_at")?)?,
+        created_at: time_of(row.try_get("created_at")?)?,
+        updated_at: time_of(row.try_get("updated_at")?)?,
+        started_at: opt_time_of(row.try_get("started_at")?)?,
+        processed_at: opt_time_of(row.try_get("processed_at")?)?,
+        error: row.try_get("error")?,
+        locked_by: row.try_get("locked_by")?,
+        lease_id: lease.as_deref().map(uuid_of).transpose()?,
+        lease_expires_at: opt_time_of(row.try_get("lease_expires_at")?)?,
+        unique_key: row.try_get("unique_key")?,
+        result: result.as_deref().map(json_of),
+    })
+}

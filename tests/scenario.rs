@@ -212,8 +212,9 @@ struct Row {
 
 /// The iglu file's rows by subject, each with its original line for the plain CSV.
 fn iglu() -> BTreeMap<String, Vec<(Row, String)>> {
-    let text = std::fs::read_to_string(IGLU).unwrap_or_else(|err| {
-        panic!("the iglu example data must be at {IGLU} (../shared/data/cgm): {err}")
+    let path = std::env::var("A1C_IGLU_CSV").unwrap_or_else(|_| IGLU.to_owned());
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|err| {
+        panic!("the iglu example data must be at {path} (set A1C_IGLU_CSV): {err}")
     });
     let mut subjects: BTreeMap<String, Vec<(Row, String)>> = BTreeMap::new();
     for line in text.lines().skip(1).filter(|l| !l.trim().is_empty()) {

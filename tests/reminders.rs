@@ -25,7 +25,7 @@ use common::TestDb;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
 /// The first of a job's four attempts.
@@ -453,32 +453,11 @@ async fn receiver(status: u16) -> (String, tokio::task::JoinHandle<Received>) {
 
 /// Reads one request from `stream` and answers it with the status `status_of(body)` gives.
 async fn answer(stream: &mut tokio::net::TcpStream, status_of: impl Fn(&[u8]) -> u16) -> Received {
-    let mut data = Vec::new();
-    let mut buf = [0u8; 4096];
-    let (head_end, length) = loop {
-        let n = stream.read(&mut buf).await.expect("read request");
-        assert!(n > 0, "connection closed early");
-        data.extend_from_slice(&buf[..n]);
-        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&data[..end]).to_lowercase();
-            let length = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse::<usize>().ok())
-                .unwrap_or(0);
-            if data.len() >= end + 4 + length {
-                break (end, length);
-            }
-        }
-    };
-    let body = data[head_end + 4..head_end + 4 + length].to_vec();
+    let (headers, body) = common::read_request(stream).await;
     let status = status_of(&body);
     let reply = format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
     stream.write_all(reply.as_bytes()).await.expect("answer");
-    Received {
-        headers: String::from_utf8_lossy(&data[..head_end]).into_owned(),
-        body,
-    }
+    Received { headers, body }
 }
 
 /// An HTTP receiver on 127.0.0.1 answering every request with `status_of(body)`.

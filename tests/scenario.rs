@@ -36,7 +36,7 @@ use common::TestDb;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
 /// The iglu example data (GPL-2.0): read in place, never copied into this repository.
@@ -443,26 +443,9 @@ async fn push_receiver() -> (String, Arc<Mutex<Vec<Push>>>) {
 
 /// Reads one request, checks its `X-A1C-Signature`, and answers 204.
 async fn answer(stream: &mut tokio::net::TcpStream) -> Push {
-    let mut data = Vec::new();
-    let mut buf = [0u8; 4096];
-    let (head_end, length) = loop {
-        let n = stream.read(&mut buf).await.expect("read request");
-        assert!(n > 0, "connection closed early");
-        data.extend_from_slice(&buf[..n]);
-        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&data[..end]).to_lowercase();
-            let length = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse::<usize>().ok())
-                .unwrap_or(0);
-            if data.len() >= end + 4 + length {
-                break (end, length);
-            }
-        }
-    };
-    let head = String::from_utf8_lossy(&data[..head_end]).to_lowercase();
-    let body = &data[head_end + 4..head_end + 4 + length];
+    let (head, body) = common::read_request(stream).await;
+    let head = head.to_lowercase();
+    let body = body.as_slice();
     let mut mac = Hmac::<Sha256>::new_from_slice(PUSH_SECRET.as_bytes()).expect("any key");
     mac.update(body);
     let expected = format!(
@@ -836,24 +819,7 @@ async fn archive_as_of(db: &Db, now: DateTime<Utc>, days: i64) -> DateTime<Utc> 
 
 /// Runs one CLEANUP_DATA attempt, as a pool would.
 async fn run_cleanup(db: &Db, payload: Value) -> Value {
-    let now = Utc::now();
-    let job = ClaimedJob {
-        id: Uuid::new_v4(),
-        job_type: CLEANUP_DATA.to_owned(),
-        payload,
-        priority: 8,
-        attempt: 1,
-        max_attempts: 3,
-        created_at: now,
-        run_at: now,
-        lease_id: Uuid::new_v4(),
-    };
-    let ctx = JobContext {
-        db: db.clone(),
-        job,
-        node: NODE.into(),
-        claimed_at: now,
-    };
+    let ctx = common::job_context(db, CLEANUP_DATA, payload, NODE);
     match CleanupData::default().run(ctx).await {
         Outcome::Complete(result) => result,
         other => panic!("cleanup did not complete: {other:?}"),

@@ -159,23 +159,14 @@ pub async fn all_of_user(db: &Db, user_id: Uuid) -> Result<Vec<(DateTime<Utc>, f
     match db {
         Db::Postgres(pool) => {
             let rows = sqlx::query(sql).bind(user_id).fetch_all(pool).await?;
-            rows.iter()
-                .map(|r| Ok((r.try_get("measured_at")?, r.try_get("value_mg_dl")?)))
-                .collect()
+            rows.iter().map(pair_from_pg).collect()
         }
         Db::Sqlite(pool) => {
             let rows = sqlx::query(sql)
                 .bind(user_id.to_string())
                 .fetch_all(pool)
                 .await?;
-            rows.iter()
-                .map(|r| {
-                    Ok((
-                        time_of(r.try_get("measured_at")?)?,
-                        r.try_get("value_mg_dl")?,
-                    ))
-                })
-                .collect()
+            rows.iter().map(pair_from_sqlite).collect()
         }
     }
 }
@@ -202,9 +193,7 @@ pub async fn between(
                 .bind(to)
                 .fetch_all(pool)
                 .await?;
-            rows.iter()
-                .map(|r| Ok((r.try_get("measured_at")?, r.try_get("value_mg_dl")?)))
-                .collect()
+            rows.iter().map(pair_from_pg).collect()
         }
         Db::Sqlite(pool) => {
             // Fixed-width UTC text: comparing the text compares the times.
@@ -214,14 +203,7 @@ pub async fn between(
                 .bind(ts(to))
                 .fetch_all(pool)
                 .await?;
-            rows.iter()
-                .map(|r| {
-                    Ok((
-                        time_of(r.try_get("measured_at")?)?,
-                        r.try_get("value_mg_dl")?,
-                    ))
-                })
-                .collect()
+            rows.iter().map(pair_from_sqlite).collect()
         }
     }
 }
@@ -289,4 +271,17 @@ pub async fn any_between(
         }
     };
     Ok(found.is_some())
+}
+
+/// A `(measured_at, value_mg_dl)` row read from PostgreSQL.
+fn pair_from_pg(r: &sqlx::postgres::PgRow) -> Result<(DateTime<Utc>, f64), StoreError> {
+    Ok((r.try_get("measured_at")?, r.try_get("value_mg_dl")?))
+}
+
+/// A `(measured_at, value_mg_dl)` row read from SQLite.
+fn pair_from_sqlite(r: &sqlx::sqlite::SqliteRow) -> Result<(DateTime<Utc>, f64), StoreError> {
+    Ok((
+        time_of(r.try_get("measured_at")?)?,
+        r.try_get("value_mg_dl")?,
+    ))
 }

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use a1c_jobs::config::CleanupConfig;
 use a1c_jobs::handlers::cleanup_data::CleanupData;
-use a1c_jobs::handlers::{Handler, JobContext};
-use a1c_jobs::job::{ClaimedJob, JobStatus, Outcome, CLEANUP_DATA};
+use a1c_jobs::handlers::Handler;
+use a1c_jobs::job::{JobStatus, Outcome, CLEANUP_DATA};
 use a1c_jobs::store::{user, Db};
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde_json::{json, Value};
@@ -238,24 +238,7 @@ pub fn cleanup_payload(kind: &str, days: u32, tables: &[&str]) -> Value {
 
 /// Runs one CLEANUP_DATA attempt with `settings`, as a pool would.
 pub async fn run_cleanup(db: &Db, settings: &CleanupConfig, payload: Value) -> Outcome {
-    let now = Utc::now();
-    let job = ClaimedJob {
-        id: Uuid::new_v4(),
-        job_type: CLEANUP_DATA.to_owned(),
-        payload,
-        priority: 8,
-        attempt: 1,
-        max_attempts: 3,
-        created_at: now,
-        run_at: now,
-        lease_id: Uuid::new_v4(),
-    };
-    let ctx = JobContext {
-        db: db.clone(),
-        job,
-        node: "test-node".into(),
-        claimed_at: now,
-    };
+    let ctx = crate::common::job_context(db, CLEANUP_DATA, payload, "test-node");
     CleanupData::new(settings.clone()).run(ctx).await
 }
 

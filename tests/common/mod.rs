@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use a1c_jobs::handlers::{Handler, Handlers, JobContext};
-use a1c_jobs::job::{JobStatus, NewJob, Outcome};
+use a1c_jobs::job::{ClaimedJob, JobStatus, NewJob, Outcome};
 use a1c_jobs::store::{job as jobs, Db};
 use a1c_jobs::{Config, Service};
 use futures_util::future::BoxFuture;
@@ -310,4 +310,53 @@ macro_rules! on_both_backends {
             )*
         }
     };
+}
+
+/// The context a pool hands a handler for a fresh claim of a `job_type` job on `node`.
+pub fn job_context(db: &Db, job_type: &str, payload: Value, node: &str) -> JobContext {
+    let now = chrono::Utc::now();
+    let job = ClaimedJob {
+        id: Uuid::new_v4(),
+        job_type: job_type.to_owned(),
+        payload,
+        priority: 5,
+        attempt: 1,
+        max_attempts: 3,
+        created_at: now,
+        run_at: now,
+        lease_id: Uuid::new_v4(),
+    };
+    JobContext {
+        db: db.clone(),
+        job,
+        node: node.into(),
+        claimed_at: now,
+    }
+}
+
+/// Reads one HTTP request from `stream`: its head as sent (request line and headers) and its
+/// body, as long as its `content-length` says.
+pub async fn read_request(stream: &mut tokio::net::TcpStream) -> (String, Vec<u8>) {
+    use tokio::io::AsyncReadExt;
+
+    let mut data = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut buf).await.expect("read request");
+        assert!(n > 0, "connection closed early");
+        data.extend_from_slice(&buf[..n]);
+        let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&data[..end]).into_owned();
+        let length = head
+            .to_lowercase()
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:").map(str::to_owned))
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        if data.len() >= end + 4 + length {
+            return (head, data[end + 4..end + 4 + length].to_vec());
+        }
+    }
 }

@@ -71,6 +71,16 @@ pub async fn list(db: &Db, filter: &ListFilter) -> Result<Vec<Job>, StoreError> 
     }
 }
 
+/// The update that puts a job back to `PENDING` with its attempts reset (`$1` is now).
+macro_rules! requeue_set {
+    () => {
+        "UPDATE job_queue
+         SET status = 'PENDING', attempts = 0, run_at = $1, updated_at = $1,
+             processed_at = NULL, error = NULL, result = NULL
+         "
+    };
+}
+
 /// Puts a `FAILED`, `DEAD_LETTER` or `CANCELLED` job back to `PENDING` with its attempts
 /// reset. Returns whether it was in such a state.
 ///
@@ -78,11 +88,11 @@ pub async fn list(db: &Db, filter: &ListFilter) -> Result<Vec<Job>, StoreError> 
 ///
 /// The database failed.
 pub async fn requeue(db: &Db, id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError> {
-    let sql = "UPDATE job_queue
-         SET status = 'PENDING', attempts = 0, run_at = $1, updated_at = $1,
-             processed_at = NULL, error = NULL, result = NULL
-         WHERE id = $2 AND status IN ('FAILED', 'DEAD_LETTER', 'CANCELLED')
-         RETURNING job_type";
+    let sql = concat!(
+        requeue_set!(),
+        "WHERE id = $2 AND status IN ('FAILED', 'DEAD_LETTER', 'CANCELLED')
+         RETURNING job_type"
+    );
     let job_type: Option<String> = match db {
         Db::Postgres(pool) => {
             sqlx::query_scalar(sql)
@@ -115,11 +125,11 @@ pub async fn requeue_dead_letters(
     job_type: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Vec<String>, StoreError> {
-    let sql = "UPDATE job_queue
-         SET status = 'PENDING', attempts = 0, run_at = $1, updated_at = $1,
-             processed_at = NULL, error = NULL, result = NULL
-         WHERE status = 'DEAD_LETTER' AND ($2 IS NULL OR job_type = $2)
-         RETURNING job_type";
+    let sql = concat!(
+        requeue_set!(),
+        "WHERE status = 'DEAD_LETTER' AND ($2 IS NULL OR job_type = $2)
+         RETURNING job_type"
+    );
     let types: Vec<String> = match db {
         Db::Postgres(pool) => {
             let sql = sql.replace("$2 IS NULL", "$2::text IS NULL");

@@ -42,11 +42,14 @@ fn serve(dir: &std::path::Path, port: u16, tokens: &str) -> (Child, Vec<String>)
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn serve");
-    let lines = BufReader::new(child.stderr.take().expect("stderr"))
-        .lines()
+    let mut reader = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let lines = reader
+        .by_ref()
         .map_while(Result::ok)
         .take_while(|l| !l.contains("http listening"))
         .collect();
+    // Keep reading, so the process never writes into a closed pipe.
+    std::thread::spawn(move || reader.map_while(Result::ok).for_each(drop));
     (child, lines)
 }
 

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::body::JsonBody;
 use super::error::{ApiError, ErrorBody};
+use super::params::Params;
 use super::AppState;
 use crate::job::request::JobRequest;
 use crate::job::{Job, JobStatus, NewJob};
@@ -208,9 +209,8 @@ pub async fn show(
 #[get("/api/jobs")]
 pub async fn list(
     state: web::Data<AppState>,
-    query: web::Query<ListQuery>,
+    Params(query): Params<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = query.into_inner();
     let limit = query.limit.unwrap_or(50);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(ApiError::BadRequest(format!(
@@ -301,9 +301,9 @@ pub async fn cancel(
 #[post("/api/dead-letters/requeue")]
 pub async fn requeue_dead_letters(
     state: web::Data<AppState>,
-    query: web::Query<RequeueQuery>,
+    Params(query): Params<RequeueQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let job_type = query.into_inner().job_type;
+    let job_type = query.job_type;
     let requeued = jobs::requeue_dead_letters(&state.db, job_type.as_deref(), Utc::now()).await?;
     Ok(HttpResponse::Ok().json(Requeued {
         requeued: requeued.len(),

@@ -21,6 +21,7 @@ pub mod error;
 mod health;
 mod jobs;
 pub mod openapi;
+pub mod params;
 mod readings;
 mod reports;
 mod stats;

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::body::{JsonBody, RawBody};
 use super::error::{ApiError, ErrorBody};
+use super::params::Params;
 use super::AppState;
 use crate::intake::{self, ImportSummary, LoggedReading};
 
@@ -95,10 +96,9 @@ pub async fn create(
 #[post("/api/readings/import")]
 pub async fn import(
     state: web::Data<AppState>,
-    query: web::Query<ImportQuery>,
+    Params(query): Params<ImportQuery>,
     RawBody(data): RawBody,
 ) -> Result<HttpResponse, ApiError> {
-    let query = query.into_inner();
     let summary =
         intake::import_file(&state.db, &data, query.user_id, query.timezone.as_deref()).await?;
     Ok(HttpResponse::Created().json(summary))

@@ -29,8 +29,8 @@ impl Api {
     /// Serves `db` with `extra` config over the test defaults and `pools`.
     pub async fn start_with(db: &TestDb, extra: &str, pools: PoolDirectory) -> Self {
         let token = http::new_token();
-        let tokens = format!("[http]\ntokens = [\"{}\"]\n", http::hash_token(&token));
-        let config = db.config(&format!("{tokens}{extra}"));
+        let mut config = db.config(extra);
+        config.http.tokens = vec![http::hash_token(&token)];
         Self::serve(db.open(), config, pools, token)
     }
 

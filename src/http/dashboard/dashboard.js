@@ -100,7 +100,7 @@ function empty(text) {
 }
 
 function fill(id, ...content) {
-  document.getElementById(id).replaceChildren(...content);
+  document.getElementById(id).replaceChildren(...content.flat());
 }
 
 function num(value) {

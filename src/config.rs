@@ -4,6 +4,7 @@
 //! Values are checked at start-up; a bad one stops the service with a message naming its key.
 
 pub mod cleanup;
+pub mod http;
 pub mod reminders;
 
 use std::collections::BTreeMap;
@@ -17,6 +18,7 @@ use crate::job::{payload, Backoff};
 use crate::schedule::Schedule;
 
 pub use cleanup::CleanupConfig;
+pub use http::HttpConfig;
 pub use reminders::RemindersConfig;
 
 /// The configuration every a1c-jobs process starts from.
@@ -72,6 +74,9 @@ pub struct Config {
     /// How `SEND_REMINDER` decides and delivers.
     #[serde(default)]
     pub reminders: RemindersConfig,
+    /// The HTTP API.
+    #[serde(default)]
+    pub http: HttpConfig,
 }
 
 /// Where the jobs live.
@@ -359,6 +364,7 @@ impl Config {
         }
         self.cleanup.validate()?;
         self.reminders.validate()?;
+        self.http.validate()?;
         Ok(())
     }
 

@@ -7,7 +7,7 @@ use super::ScheduleError;
 use crate::config::ScheduleConfig;
 
 /// One configured schedule and its next fire times.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Upcoming {
     /// The schedule's name in `[schedules]`.
     pub schedule: String,
@@ -24,7 +24,7 @@ pub struct Upcoming {
 }
 
 /// One fire time, as an instant and as the wall-clock time of the schedule's zone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FireTime {
     pub utc: DateTime<Utc>,
     /// RFC 3339 with the zone's offset at that instant.

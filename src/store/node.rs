@@ -9,7 +9,7 @@ use sqlx::Row;
 use super::{sub, time_of, ts, Db, StoreError};
 
 /// A node as its heartbeats show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Node {
     /// The node's name (`[node] name`, or `<hostname>-<pid>`).
     pub name: String,

@@ -10,7 +10,7 @@ use sqlx::Row;
 use super::{add, sub, time_of, ts, Db, StoreError};
 
 /// Jobs that ended within one minute.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Minute {
     /// The minute's first instant.
     pub minute: DateTime<Utc>,

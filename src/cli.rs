@@ -420,27 +420,9 @@ fn schedules(config: &Config, command: &Command) -> anyhow::Result<()> {
                 schedule.job_type
             );
         }
-        let parsed = schedule.schedule()?;
-        let zone = parsed.time_zone();
-        let mut next = Vec::new();
-        let mut after = now;
-        while next.len() < *count {
-            let Some(at) = parsed.next_after(after) else {
-                break;
-            };
-            next.push(json!({"utc": at, "local": at.with_timezone(&zone).to_rfc3339()}));
-            after = at;
-        }
-        out.push(json!({
-            "schedule": name,
-            "enabled": schedule.enabled,
-            "cron": schedule.cron,
-            "time_zone": schedule.time_zone,
-            "job_type": schedule.job_type,
-            "next": next,
-        }));
+        out.push(crate::schedule::upcoming(name, schedule, now, *count)?);
     }
-    print(&Value::Array(out))
+    print(&serde_json::to_value(out)?)
 }
 
 fn print(value: &Value) -> anyhow::Result<()> {

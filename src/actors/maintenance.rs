@@ -1,23 +1,35 @@
 //! Maintenance: rescues jobs whose lease expired, dead-letters runnable jobs with no attempt
-//! left, and fails jobs of types no handler knows, so none waits forever.
+//! left, and fails jobs of types no handler knows, so none waits forever. Each tick also records
+//! the node's heartbeat in `nodes`.
 //!
 //! Every node runs it; the statements are idempotent, so racing nodes do the work once.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tracing::{error, info, warn};
 
 use super::PoolDirectory;
-use crate::store::{job as jobs, Db, StoreError};
+use crate::store::{job as jobs, node, Db, StoreError};
 
 /// The check for exhausted jobs (a scan of the backlog) runs every this many ticks.
 const SLOW_EVERY: u32 = 5;
 
+/// The node whose heartbeat maintenance records.
+#[derive(Debug, Clone)]
+pub struct NodeIdentity {
+    /// The node's name.
+    pub name: Arc<str>,
+    /// When its process started.
+    pub started_at: DateTime<Utc>,
+}
+
 /// The actor.
 pub struct Maintenance {
     db: Db,
+    node: NodeIdentity,
     interval: Duration,
     unknown_type_after: Duration,
     known_types: Vec<String>,
@@ -28,9 +40,10 @@ pub struct Maintenance {
 }
 
 impl Maintenance {
-    /// Maintenance over `db`; `known_types` are the job types some handler serves.
+    /// Maintenance over `db` for `node`; `known_types` are the job types some handler serves.
     pub fn new(
         db: Db,
+        node: NodeIdentity,
         interval: Duration,
         unknown_type_after: Duration,
         known_types: Vec<String>,
@@ -38,6 +51,7 @@ impl Maintenance {
     ) -> Self {
         Self {
             db,
+            node,
             interval,
             unknown_type_after,
             known_types,
@@ -57,6 +71,7 @@ impl Maintenance {
         let slow = self.tick % SLOW_EVERY == 1;
         let pass = Pass {
             db: self.db.clone(),
+            node: self.node.clone(),
             known: self.known_types.clone(),
             unknown_after: self.unknown_type_after,
         };
@@ -81,6 +96,7 @@ impl Maintenance {
 
 struct Pass {
     db: Db,
+    node: NodeIdentity,
     known: Vec<String>,
     unknown_after: Duration,
 }
@@ -89,6 +105,7 @@ impl Pass {
     /// One pass; returns the job types whose pools should look again.
     async fn run(self, slow: bool) -> Result<Vec<String>, StoreError> {
         let now = Utc::now();
+        node::heartbeat(&self.db, &self.node.name, self.node.started_at, now).await?;
         let rescued = jobs::rescue_expired(&self.db, now).await?;
         let mut woken = Vec::new();
         for job in &rescued {
@@ -113,10 +130,8 @@ impl Pass {
         Ok(woken)
     }
 
-    async fn fail_unknown_types(&self, now: chrono::DateTime<Utc>) -> Result<(), StoreError> {
-        let cutoff = now
-            .checked_sub_signed(crate::store::delta(self.unknown_after))
-            .unwrap_or(chrono::DateTime::<Utc>::MIN_UTC);
+    async fn fail_unknown_types(&self, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let cutoff = crate::store::sub(now, self.unknown_after);
         for job_type in jobs::runnable_types(&self.db).await? {
             if self.known.contains(&job_type) {
                 continue;

@@ -14,7 +14,7 @@ use futures_util::future::join_all;
 use tracing::{error, info, warn};
 
 use super::listener::Listener;
-use super::maintenance::Maintenance;
+use super::maintenance::{Maintenance, NodeIdentity};
 use super::pool::{Drain, Pool};
 use super::scheduler::{self, Scheduler};
 use super::PoolDirectory;
@@ -52,6 +52,8 @@ pub struct Supervisor {
     config: Arc<Config>,
     handlers: Handlers,
     node: Arc<str>,
+    /// When this process started the service.
+    started_at: chrono::DateTime<chrono::Utc>,
     /// The thread of the listener, maintenance and the scheduler.
     aux: Arbiter,
     directory: PoolDirectory,
@@ -71,6 +73,7 @@ impl Supervisor {
             config,
             handlers,
             node,
+            started_at: chrono::Utc::now(),
             aux: Arbiter::new(),
             directory,
             pools: BTreeMap::new(),
@@ -134,8 +137,19 @@ impl Supervisor {
         let m = self.config.maintenance.clone();
         let known = self.handlers.job_types();
         let (db, directory) = (self.aux_db(), self.directory.clone());
+        let node = NodeIdentity {
+            name: self.node.clone(),
+            started_at: self.started_at,
+        };
         Maintenance::start_in_arbiter(&self.aux.handle(), move |_| {
-            Maintenance::new(db(), m.interval, m.unknown_type_after, known, directory)
+            Maintenance::new(
+                db(),
+                node,
+                m.interval,
+                m.unknown_type_after,
+                known,
+                directory,
+            )
         })
     }
 

@@ -1,4 +1,4 @@
-//! Bearer tokens: every route but `/health` needs `Authorization: Bearer <token>` with a token
+//! Bearer tokens: every route but `/health` (and the dashboard's files) needs `Authorization: Bearer <token>` with a token
 //! whose SHA-256 is in `[http] tokens`. The presented token is hashed and compared with every
 //! configured hash in constant time; a request without a valid token gets 401
 //! `{"error":"unauthorized"}`, whatever it asked for, so it learns nothing else (not even
@@ -17,8 +17,14 @@ use super::error::ApiError;
 use super::AppState;
 use crate::config::http::TOKEN_HASH_PREFIX;
 
-/// Paths open without a token.
-pub const OPEN_PATHS: [&str; 1] = ["/health"];
+/// Paths open without a token: `/health`, and the dashboard's page, stylesheet and script,
+/// which hold no data (the page asks for a token and reads the API with it).
+pub const OPEN_PATHS: [&str; 4] = [
+    "/health",
+    super::dashboard::PATHS[0],
+    super::dashboard::PATHS[1],
+    super::dashboard::PATHS[2],
+];
 
 /// The SHA-256 hashes of the tokens that may use the API.
 #[derive(Debug, Clone, Default)]

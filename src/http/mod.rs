@@ -4,27 +4,33 @@
 //!   are current.
 //! - `/api/jobs...`: create (one or a batch), get, list, retry, cancel, why a job waits;
 //!   `/api/dead-letters/requeue`; `/api/stats...`: the seed's monitoring queries, queue depth
-//!   and the oldest runnable job per type.
+//!   and the oldest runnable job per type, jobs ended per minute (`/api/stats/throughput`);
+//!   `/api/schedules` (next fire times) and `/api/nodes` (heartbeats).
+//! - `/`: the dashboard (see [`dashboard`]).
 //! - `/api/readings...`: log a reading with its calculation, import a file; `/api/users/{id}/...`:
 //!   estimates, reports and notifications; `/api/reports/{id}` (JSON or HTML).
 //! - `/api-docs/openapi.json` and `/swagger-ui/`: the OpenAPI document and its UI.
 //!
-//! Every route but `/health` needs a bearer token (see [`auth`]). Every error is JSON
-//! `{"error": "..."}` with its status (see [`error`]).
+//! Every route but `/health` and the dashboard's files needs a bearer token (see [`auth`]).
+//! Every error is JSON `{"error": "..."}` with its status (see [`error`]).
 //!
 //! Each resource lives in its own file with a `configure` function that registers its routes;
 //! [`routes`] calls them all, so a new resource adds one file and one line there.
 
 pub mod auth;
 pub mod body;
+pub mod dashboard;
 pub mod error;
 mod health;
 mod jobs;
+mod nodes;
 pub mod openapi;
 pub mod params;
 mod readings;
 mod reports;
+mod schedules;
 mod stats;
+mod throughput;
 mod users;
 pub mod why;
 
@@ -76,6 +82,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
     jobs::configure(cfg);
     stats::configure(cfg);
+    throughput::configure(cfg);
+    schedules::configure(cfg);
+    nodes::configure(cfg);
+    dashboard::configure(cfg);
     readings::configure(cfg);
     users::configure(cfg);
     reports::configure(cfg);

@@ -7,7 +7,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{health, jobs, readings, reports, stats, users, why};
+use super::{health, jobs, nodes, readings, reports, schedules, stats, throughput, users, why};
 
 /// Where the document is served.
 pub const DOCUMENT_PATH: &str = "/api-docs/openapi.json";
@@ -35,6 +35,9 @@ pub const DOCUMENT_PATH: &str = "/api-docs/openapi.json";
         stats::failed_jobs,
         stats::queue_depth,
         stats::oldest_runnable,
+        throughput::per_minute,
+        schedules::list,
+        nodes::list,
         readings::create,
         readings::import,
         users::estimates,

@@ -32,6 +32,7 @@ mod period;
 #[cfg(test)]
 mod proptests;
 mod reminder;
+mod upcoming;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use chrono_tz::Tz;
@@ -39,6 +40,7 @@ use chrono_tz::Tz;
 pub use cron_expr::CronExpr;
 pub use period::{previous_period, PeriodKind};
 pub use reminder::{reminder_schedule, ReminderRule};
+pub use upcoming::{upcoming, FireTime, Upcoming};
 
 // The instant a local wall-clock time stands for, under the DST policy above (reports use it
 // for local midnights).

@@ -9,12 +9,14 @@
 pub mod cleanup;
 pub mod estimate;
 pub mod job;
+pub mod node;
 pub mod notification;
 pub mod reading;
 pub mod reminder;
 pub mod report;
 pub mod schedule_run;
 pub mod stats;
+pub mod throughput;
 pub mod user;
 
 use std::str::FromStr;
@@ -234,6 +236,12 @@ pub(crate) fn add(at: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
         .ok()
         .and_then(|delta| at.checked_add_signed(delta))
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// `at - d`, saturating at the earliest representable time.
+pub(crate) fn sub(at: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    at.checked_sub_signed(delta(d))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
 /// A std duration as a chrono delta, saturating.

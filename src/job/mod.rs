@@ -30,6 +30,7 @@
 
 mod backoff;
 pub mod payload;
+pub mod sensitive;
 
 use std::fmt;
 use std::str::FromStr;

@@ -90,35 +90,7 @@ impl TestDb {
     /// The defaults with fast timings, this database, and `extra` TOML over them. The default
     /// sweep schedules are off, so that no test sees jobs it did not enqueue.
     pub fn config(&self, extra: &str) -> Config {
-        let text = format!(
-            r#"
-            [database]
-            url = "{url}"
-            [service]
-            poll_interval = "100ms"
-            shutdown_grace = "2s"
-            scheduler_tick = "100ms"
-            [maintenance]
-            interval = "100ms"
-            unknown_type_after = "200ms"
-            [pools.{TEST_WORK}]
-            concurrency = 4
-            timeout = "10s"
-            batch_size = 10
-            lease_ttl = "3s"
-            backoff = {{ base = "10ms", max = "50ms", jitter = 0.0 }}
-            [schedules.reminders]
-            enabled = false
-            [schedules.weekly_reports]
-            enabled = false
-            [schedules.monthly_reports]
-            enabled = false
-            [schedules.quarterly_reports]
-            enabled = false
-            "#,
-            url = self.url
-        );
-        Config::from_toml_layers(&[&text, extra]).expect("test config")
+        config_for(&self.url, extra)
     }
 
     /// Drops the PostgreSQL database (SQLite files go with their temp dir).
@@ -130,6 +102,38 @@ impl TestDb {
             }
         }
     }
+}
+
+/// The test defaults of [`TestDb::config`] for the database at `url`, `extra` over them.
+pub fn config_for(url: &str, extra: &str) -> Config {
+    let text = format!(
+        r#"
+        [database]
+        url = "{url}"
+        [service]
+        poll_interval = "100ms"
+        shutdown_grace = "2s"
+        scheduler_tick = "100ms"
+        [maintenance]
+        interval = "100ms"
+        unknown_type_after = "200ms"
+        [pools.{TEST_WORK}]
+        concurrency = 4
+        timeout = "10s"
+        batch_size = 10
+        lease_ttl = "3s"
+        backoff = {{ base = "10ms", max = "50ms", jitter = 0.0 }}
+        [schedules.reminders]
+        enabled = false
+        [schedules.weekly_reports]
+        enabled = false
+        [schedules.monthly_reports]
+        enabled = false
+        [schedules.quarterly_reports]
+        enabled = false
+        "#
+    );
+    Config::from_toml_layers(&[&text, extra]).expect("test config")
 }
 
 /// One run of a [`Recorder`] job.

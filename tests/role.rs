@@ -7,9 +7,11 @@ use std::time::Duration;
 
 use a1c_jobs::job::JobStatus;
 use a1c_jobs::store::pool_control::{self, ControlChange};
-use a1c_jobs::store::{audit, job as jobs, Db};
+use a1c_jobs::store::{job as jobs, Db};
 use chrono::Utc;
-use common::{admin_url, config_for, start, status_of, wait_until, work, Recorder, TEST_WORK};
+use common::{
+    admin_url, audit_log, config_for, start, status_of, wait_until, work, Recorder, TEST_WORK,
+};
 use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
@@ -139,15 +141,7 @@ async fn the_service_runs_under_the_documented_service_role() {
             .is_some_and(|s| s.paused)
     })
     .await;
-    let log = audit::list(
-        &db,
-        &audit::AuditFilter {
-            limit: 10,
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("read audit log");
+    let log = audit_log(&db, None).await;
     let create = match &db {
         Db::Postgres(pool) => {
             sqlx::query("CREATE TABLE intruder (a int)")

@@ -364,3 +364,15 @@ pub async fn read_request(stream: &mut tokio::net::TcpStream) -> (String, Vec<u8
         }
     }
 }
+
+/// The audit log, newest first, of one job or of everything.
+pub async fn audit_log(db: &Db, job_id: Option<Uuid>) -> Vec<a1c_jobs::store::audit::AuditEntry> {
+    let filter = a1c_jobs::store::audit::AuditFilter {
+        job_id,
+        limit: 100,
+        ..Default::default()
+    };
+    a1c_jobs::store::audit::list(db, &filter)
+        .await
+        .expect("read audit log")
+}

@@ -7,16 +7,7 @@ use chrono::Utc;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::common::{status_of, work, TestDb};
-
-async fn log(db: &Db, job_id: Option<Uuid>) -> Vec<AuditEntry> {
-    let filter = AuditFilter {
-        job_id,
-        limit: 100,
-        ..AuditFilter::default()
-    };
-    audit::list(db, &filter).await.expect("audit log")
-}
+use crate::common::{audit_log, status_of, work, TestDb};
 
 async fn dead_letter(db: &Db, id: Uuid) {
     let sql = "UPDATE job_queue SET status = 'DEAD_LETTER', attempts = max_attempts, \
@@ -54,12 +45,12 @@ async fn create_cancel_retry_and_requeue_are_audited(t: &TestDb) {
         .await
         .unwrap();
 
-    let of_id: Vec<(String, String)> = log(&db, Some(id))
+    let of_id: Vec<(String, String)> = audit_log(&db, Some(id))
         .await
         .into_iter()
         .map(|e| (e.action, e.actor))
         .collect();
-    let of_other: Vec<(String, String)> = log(&db, Some(other))
+    let of_other: Vec<(String, String)> = audit_log(&db, Some(other))
         .await
         .into_iter()
         .map(|e| (e.action, e.actor))
@@ -96,7 +87,7 @@ async fn a_failed_insert_writes_no_audit_entry(t: &TestDb) {
     jobs::insert_by(&db, &keyed, now, "cli:ann").await.unwrap();
 
     let second = jobs::insert_by(&db, &keyed, now, "cli:ann").await;
-    let entries = log(&db, None).await;
+    let entries = audit_log(&db, None).await;
     db.close().await;
 
     assert!(second.is_err());

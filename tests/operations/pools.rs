@@ -4,11 +4,13 @@ use std::time::{Duration, Instant};
 
 use a1c_jobs::job::{JobStatus, NewJob};
 use a1c_jobs::store::pool_control::{self, ControlChange};
-use a1c_jobs::store::{audit, job as jobs, Db};
+use a1c_jobs::store::{job as jobs, Db};
 use a1c_jobs::{Config, Service};
 use chrono::Utc;
 
-use crate::common::{count_status, start, wait_until, work, Exec, Recorder, TestDb, TEST_WORK};
+use crate::common::{
+    audit_log, count_status, start, wait_until, work, Exec, Recorder, TestDb, TEST_WORK,
+};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -78,15 +80,7 @@ async fn a_paused_pool_claims_nothing_until_resumed(t: &TestDb) {
     })
     .await;
     let state = service.pool_state(TEST_WORK).await.expect("pool runs");
-    let log = audit::list(
-        &db,
-        &audit::AuditFilter {
-            limit: 10,
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("audit log");
+    let log = audit_log(&db, None).await;
     service.shutdown().await;
     db.close().await;
 

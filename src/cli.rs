@@ -4,6 +4,7 @@
 pub mod ops;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
@@ -12,16 +13,14 @@ use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::cgm::import;
 use crate::config::Config;
 use crate::handlers::Handlers;
-use crate::job::payload::{self, CalculateA1c, CalculationType};
+use crate::job::request::JobRequest;
 use crate::job::sensitive::Sensitive;
-use crate::job::{JobStatus, NewJob, CALCULATE_A1C, DEFAULT_PRIORITY, MAX_JOB_TYPE_LEN};
+use crate::job::{JobStatus, NewJob};
 use crate::store::job::{self as jobs, ListFilter};
-use crate::store::reading::{self, NewReading};
-use crate::store::{audit, estimate, stats, user, Db};
-use crate::{telemetry, Service};
+use crate::store::{audit, estimate, stats, Db};
+use crate::{http, intake, telemetry, Service};
 
 /// a1c-jobs: the job queue service of the A1C Estimator.
 #[derive(Debug, Parser)]
@@ -37,8 +36,10 @@ pub struct Cli {
 /// What to do.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the service until SIGTERM or Ctrl-C.
+    /// Run the service (and its HTTP API) until SIGTERM or Ctrl-C.
     Serve,
+    /// Make a new bearer token for the HTTP API and print it with its config line.
+    Token,
     /// Create or update the schema, then exit.
     Migrate,
     /// Add a job.
@@ -141,6 +142,9 @@ pub enum Command {
 ///
 /// Any failure, with a message for the operator.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    if matches!(cli.command, Command::Token) {
+        return token();
+    }
     let config = Config::load(cli.config.as_deref())?;
     if matches!(cli.command, Command::Serve) {
         telemetry::init(&config.log);
@@ -163,10 +167,36 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     wait_for_database(&db).await?;
     db.close().await;
     let handlers = Handlers::from_config(&config);
+    let http_config = config.http.clone();
+    let shared = Arc::new(config.clone());
     let service = Service::start(config, handlers).await?;
+    let http = if http_config.enabled {
+        let db = Db::open(&shared.database)?;
+        let state = http::AppState::new(db, shared, service.pools().clone())?;
+        let running = http::start(state, &http_config.bind)
+            .with_context(|| format!("cannot listen on {}", http_config.bind))?;
+        Some(running)
+    } else {
+        None
+    };
     shutdown_signal().await;
+    if let Some(running) = http {
+        running.stop().await;
+    }
     service.shutdown().await;
     Ok(())
+}
+
+/// Prints a new token and the config line that admits it.
+fn token() -> anyhow::Result<()> {
+    let token = http::new_token();
+    let hash = http::hash_token(&token);
+    write_out(&format!(
+        "token (give it to the client; it is not stored anywhere):\n  {token}\n\n\
+         add its hash to the config:\n  [http]\n  tokens = [\"{hash}\"]\n\n\
+         or set A1C_JOBS__HTTP__TOKENS='[\"{hash}\"]'\n\n\
+         use it as: Authorization: Bearer {token}"
+    ))
 }
 
 /// Migrates, waiting while the database is unreachable (logged once).
@@ -233,7 +263,9 @@ async fn dispatch(config: &Config, db: &Db, command: Command) -> anyhow::Result<
     let actor = audit::cli_actor();
     let sensitive = Sensitive::from_config(config);
     match command {
-        Command::Serve | Command::Schedules { .. } | Command::Bench { .. } => Ok(()),
+        Command::Serve | Command::Token | Command::Schedules { .. } | Command::Bench { .. } => {
+            Ok(())
+        }
         Command::Migrate => print(&json!({"migrated": true})),
         Command::Enqueue {
             job_type,
@@ -269,6 +301,7 @@ async fn dispatch(config: &Config, db: &Db, command: Command) -> anyhow::Result<
                 status,
                 job_type,
                 limit,
+                after: None,
             };
             let list = jobs::list(db, &filter).await?;
             let shown: anyhow::Result<Vec<Value>> = list
@@ -365,43 +398,21 @@ fn payload_text(arg: &str) -> anyhow::Result<String> {
 }
 
 fn new_job(config: &Config, args: EnqueueArgs) -> anyhow::Result<NewJob> {
-    if args.job_type.is_empty() || args.job_type.len() > MAX_JOB_TYPE_LEN {
-        bail!("job type must be 1 to {MAX_JOB_TYPE_LEN} characters");
-    }
-    if args
-        .unique_key
-        .as_deref()
-        .is_some_and(|k| k.trim().is_empty())
-    {
-        bail!("--unique-key must not be empty");
-    }
     let text = payload_text(&args.payload)?;
     let payload: Value = serde_json::from_str(&text).context("--payload is not JSON")?;
-    payload::validate(&args.job_type, &payload)?;
-    let priority = args
-        .priority
-        .or_else(|| payload::implied_priority(&args.job_type, &payload))
-        .unwrap_or(DEFAULT_PRIORITY);
-    if !(0..=9).contains(&priority) {
-        bail!("--priority must be 0 to 9");
-    }
-    let max_attempts = args
-        .max_attempts
-        .or_else(|| config.pools.get(&args.job_type).map(|p| p.max_attempts))
-        .unwrap_or(crate::job::DEFAULT_MAX_ATTEMPTS);
-    if max_attempts < 1 {
-        bail!("--max-attempts must be at least 1");
-    }
-    let mut job = NewJob::new(args.job_type, payload)
-        .priority(priority)
-        .max_attempts(max_attempts);
-    job.run_at = args.run_at;
-    job.unique_key = args.unique_key;
-    Ok(job)
+    let request = JobRequest {
+        job_type: args.job_type,
+        payload,
+        priority: args.priority,
+        run_at: args.run_at,
+        unique_key: args.unique_key,
+        max_attempts: args.max_attempts,
+    };
+    Ok(request.into_new_job(&config.pools)?)
 }
 
-/// Parses `file`, stores its readings for `user_id` and enqueues one batch CALCULATE_A1C, in
-/// one transaction. A broken file writes nothing.
+/// Reads `file`, stores its readings for `user_id` and enqueues one batch CALCULATE_A1C, in
+/// one transaction (see [`crate::intake::import_file`]). A broken file writes nothing.
 ///
 /// # Errors
 ///
@@ -414,45 +425,15 @@ pub async fn import_readings(
     timezone: Option<&str>,
 ) -> anyhow::Result<Value> {
     let data = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let zone_name = match timezone {
-        Some(zone) => zone.to_owned(),
-        None => user::get(db, user_id)
-            .await?
-            .map_or_else(|| "UTC".to_owned(), |u| u.timezone),
-    };
-    let zone: chrono_tz::Tz = zone_name
-        .parse()
-        .map_err(|_| anyhow::anyhow!("unknown time zone {zone_name:?}"))?;
-    let parsed = import::parse_readings(&data, zone)
-        .with_context(|| format!("cannot import {}", file.display()))?;
-    user::ensure(db, user_id, &zone_name).await?;
-
-    let readings: Vec<NewReading> = parsed
-        .readings
-        .iter()
-        .map(|r| NewReading {
-            measured_at: r.measured_at,
-            value_mg_dl: r.value_mg_dl,
-        })
-        .collect();
-    let payload = serde_json::to_value(CalculateA1c {
-        user_id,
-        reading_id: None,
-        calculation_type: CalculationType::Batch,
-    })?;
-    let job = NewJob::new(CALCULATE_A1C, payload).priority(CalculationType::Batch.priority());
-    let source = parsed.format.source_name();
-    let imported = reading::import(db, user_id, source, &readings, &job, Utc::now()).await?;
-    Ok(json!({
-        "user_id": user_id,
-        "format": source,
-        "readings_in_file": readings.len(),
-        "inserted": imported.inserted,
-        "skipped_duplicates": imported.skipped,
-        "low_stored_as_limit": parsed.clamped_low,
-        "high_stored_as_limit": parsed.clamped_high,
-        "job_id": imported.job_id,
-    }))
+    let summary = intake::import_file(db, &data, user_id, timezone)
+        .await
+        .map_err(|err| match err {
+            intake::IntakeError::File(err) => {
+                anyhow::anyhow!("cannot import {}: {err}", file.display())
+            }
+            other => other.into(),
+        })?;
+    Ok(serde_json::to_value(summary)?)
 }
 
 fn schedules(config: &Config, command: &Command) -> anyhow::Result<()> {

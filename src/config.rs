@@ -4,6 +4,7 @@
 //! Values are checked at start-up; a bad one stops the service with a message naming its key.
 
 pub mod cleanup;
+pub mod http;
 pub mod reminders;
 
 use std::collections::BTreeMap;
@@ -18,6 +19,7 @@ use crate::job::{payload, Backoff};
 use crate::schedule::Schedule;
 
 pub use cleanup::CleanupConfig;
+pub use http::HttpConfig;
 pub use reminders::RemindersConfig;
 
 /// The configuration every a1c-jobs process starts from.
@@ -73,6 +75,9 @@ pub struct Config {
     /// How `SEND_REMINDER` decides and delivers.
     #[serde(default)]
     pub reminders: RemindersConfig,
+    /// The HTTP API.
+    #[serde(default)]
+    pub http: HttpConfig,
     /// The key of sensitive payload fields, from `A1C_JOBS_PAYLOAD_KEY` (never from a file).
     #[serde(skip)]
     pub payload_key: Option<PayloadKey>,
@@ -372,6 +377,7 @@ impl Config {
         }
         self.cleanup.validate()?;
         self.reminders.validate()?;
+        self.http.validate()?;
         Ok(())
     }
 

@@ -11,6 +11,8 @@ pub mod cgm;
 pub mod cli;
 pub mod config;
 pub mod handlers;
+pub mod http;
+pub mod intake;
 pub mod job;
 pub mod notify;
 pub mod report;

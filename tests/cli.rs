@@ -155,6 +155,7 @@ fn sigterm_stops_serve_within_the_grace_period() {
         )
         .env("A1C_JOBS__SERVICE__SHUTDOWN_GRACE", "1s")
         .env("A1C_JOBS__LOG__FORMAT", "json")
+        .env("A1C_JOBS__HTTP__BIND", "127.0.0.1:0")
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();

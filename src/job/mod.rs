@@ -30,6 +30,7 @@
 
 mod backoff;
 pub mod payload;
+pub mod request;
 pub mod sensitive;
 
 use std::fmt;
@@ -64,7 +65,7 @@ pub const DEFAULT_MAX_ATTEMPTS: i32 = 4;
 pub const MAX_JOB_TYPE_LEN: usize = 64;
 
 /// Where a job is in its life; stored as the seed's upper-case words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum JobStatus {
     /// Waiting for its first run.
@@ -144,10 +145,11 @@ impl FromStr for JobStatus {
 }
 
 /// A whole `job_queue` row.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Job {
     pub id: Uuid,
     pub job_type: String,
+    #[schema(value_type = Object)]
     pub payload: Value,
     pub status: JobStatus,
     pub priority: i16,
@@ -163,6 +165,7 @@ pub struct Job {
     pub lease_id: Option<Uuid>,
     pub lease_expires_at: Option<DateTime<Utc>>,
     pub unique_key: Option<String>,
+    #[schema(value_type = Option<Object>)]
     pub result: Option<Value>,
 }
 

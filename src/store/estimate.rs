@@ -14,7 +14,7 @@ use super::notification::{insert_pg, insert_sqlite, NewNotification};
 use super::{time_of, ts, uuid_of, Db, StoreError};
 
 /// An estimate as stored.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Estimate {
     pub user_id: Uuid,
     /// Readings after this instant count.

@@ -25,7 +25,7 @@ pub struct NewNotification {
 }
 
 /// A stored notification (the fields tests and operators read).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Notification {
     pub channel: String,
     pub kind: String,

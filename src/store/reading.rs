@@ -52,59 +52,137 @@ pub async fn import(
     now: DateTime<Utc>,
 ) -> Result<Imported, StoreError> {
     let total = u64::try_from(readings.len()).unwrap_or(u64::MAX);
-    let (inserted, job_id) = match db {
-        Db::Postgres(pool) => {
-            let mut tx = pool.begin().await?;
-            let ids: Vec<Uuid> = readings.iter().map(|_| Uuid::new_v4()).collect();
-            let times: Vec<DateTime<Utc>> = readings.iter().map(|r| r.measured_at).collect();
-            let values: Vec<f64> = readings.iter().map(|r| r.value_mg_dl).collect();
-            let inserted = sqlx::query(
-                "INSERT INTO glucose_readings (id, user_id, value_mg_dl, measured_at, source)
-                 SELECT id, $1, value, measured_at, $2
-                 FROM unnest($3::uuid[], $4::float8[], $5::timestamptz[])
-                     AS t(id, value, measured_at)
-                 ON CONFLICT (user_id, measured_at, source) DO NOTHING",
-            )
-            .bind(user_id)
-            .bind(source)
-            .bind(&ids)
-            .bind(&values)
-            .bind(&times)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            let job_ids = insert_many_pg(&mut *tx, std::slice::from_ref(job), now).await?;
-            tx.commit().await?;
-            (inserted, job_ids[0])
-        }
-        Db::Sqlite(pool) => {
-            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-            let mut inserted = 0;
-            for r in readings {
-                inserted += sqlx::query(
-                    "INSERT INTO glucose_readings (id, user_id, value_mg_dl, measured_at, source)
-                     VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT (user_id, measured_at, source) DO NOTHING",
-                )
-                .bind(Uuid::new_v4().to_string())
-                .bind(user_id.to_string())
-                .bind(r.value_mg_dl)
-                .bind(ts(r.measured_at))
-                .bind(source)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            }
-            let job_ids = insert_many_sqlite(&mut tx, std::slice::from_ref(job), now).await?;
-            tx.commit().await?;
-            (inserted, job_ids[0])
-        }
+    let rows: Vec<(Uuid, NewReading)> = readings.iter().map(|r| (Uuid::new_v4(), *r)).collect();
+    let batch = Batch {
+        user_id,
+        source,
+        rows: &rows,
+        job,
+        now,
     };
+    let (inserted, job_id) = write(db, &batch, false).await?;
     Ok(Imported {
         inserted,
         skipped: total.saturating_sub(inserted),
-        job_id,
+        job_id: job_id.unwrap_or_default(),
     })
+}
+
+/// Stores one reading under `id` and enqueues `job` (which names it), in one transaction.
+/// Returns the job's id, or `None`, writing nothing, when a reading for the same user, time
+/// and source is already stored.
+///
+/// # Errors
+///
+/// The database failed; nothing was written.
+pub async fn insert_with_job(
+    db: &Db,
+    user_id: Uuid,
+    source: &str,
+    (id, reading): (Uuid, NewReading),
+    job: &NewJob,
+    now: DateTime<Utc>,
+) -> Result<Option<Uuid>, StoreError> {
+    let rows = [(id, reading)];
+    let batch = Batch {
+        user_id,
+        source,
+        rows: &rows,
+        job,
+        now,
+    };
+    Ok(write(db, &batch, true).await?.1)
+}
+
+/// Readings of one user and source, and the job enqueued with them.
+struct Batch<'a> {
+    user_id: Uuid,
+    source: &'a str,
+    rows: &'a [(Uuid, NewReading)],
+    job: &'a NewJob,
+    now: DateTime<Utc>,
+}
+
+/// Writes the batch in one transaction; with `all_new`, a batch any of whose readings is
+/// already stored is rolled back (no job id returned).
+async fn write(
+    db: &Db,
+    batch: &Batch<'_>,
+    all_new: bool,
+) -> Result<(u64, Option<Uuid>), StoreError> {
+    let total = u64::try_from(batch.rows.len()).unwrap_or(u64::MAX);
+    let job = std::slice::from_ref(batch.job);
+    match db {
+        Db::Postgres(pool) => {
+            let mut tx = pool.begin().await?;
+            let inserted = insert_rows_pg(&mut tx, batch).await?;
+            if all_new && inserted < total {
+                tx.rollback().await?;
+                return Ok((0, None));
+            }
+            let job_ids = insert_many_pg(&mut *tx, job, batch.now).await?;
+            tx.commit().await?;
+            Ok((inserted, job_ids.first().copied()))
+        }
+        Db::Sqlite(pool) => {
+            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+            let inserted = insert_rows_sqlite(&mut tx, batch).await?;
+            if all_new && inserted < total {
+                tx.rollback().await?;
+                return Ok((0, None));
+            }
+            let job_ids = insert_many_sqlite(&mut tx, job, batch.now).await?;
+            tx.commit().await?;
+            Ok((inserted, job_ids.first().copied()))
+        }
+    }
+}
+
+async fn insert_rows_pg(
+    conn: &mut sqlx::PgConnection,
+    batch: &Batch<'_>,
+) -> Result<u64, StoreError> {
+    let ids: Vec<Uuid> = batch.rows.iter().map(|(id, _)| *id).collect();
+    let times: Vec<DateTime<Utc>> = batch.rows.iter().map(|(_, r)| r.measured_at).collect();
+    let values: Vec<f64> = batch.rows.iter().map(|(_, r)| r.value_mg_dl).collect();
+    Ok(sqlx::query(
+        "INSERT INTO glucose_readings (id, user_id, value_mg_dl, measured_at, source)
+         SELECT id, $1, value, measured_at, $2
+         FROM unnest($3::uuid[], $4::float8[], $5::timestamptz[])
+             AS t(id, value, measured_at)
+         ON CONFLICT (user_id, measured_at, source) DO NOTHING",
+    )
+    .bind(batch.user_id)
+    .bind(batch.source)
+    .bind(&ids)
+    .bind(&values)
+    .bind(&times)
+    .execute(conn)
+    .await?
+    .rows_affected())
+}
+
+async fn insert_rows_sqlite(
+    conn: &mut sqlx::SqliteConnection,
+    batch: &Batch<'_>,
+) -> Result<u64, StoreError> {
+    let mut inserted = 0;
+    for (id, r) in batch.rows {
+        inserted += sqlx::query(
+            "INSERT INTO glucose_readings (id, user_id, value_mg_dl, measured_at, source)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (user_id, measured_at, source) DO NOTHING",
+        )
+        .bind(id.to_string())
+        .bind(batch.user_id.to_string())
+        .bind(r.value_mg_dl)
+        .bind(ts(r.measured_at))
+        .bind(batch.source)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    }
+    Ok(inserted)
 }
 
 /// One reading by id.

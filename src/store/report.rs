@@ -42,7 +42,7 @@ pub struct Report {
 }
 
 /// A stored report without its statistics and document, as lists show it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ReportSummary {
     pub id: Uuid,
     pub user_id: Uuid,

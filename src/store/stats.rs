@@ -1,12 +1,13 @@
 //! The seed's monitoring queries, and queue depth.
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::Row;
 
-use super::{Db, StoreError};
+use super::{time_of, ts, Db, StoreError};
 
 /// One row of the seed's "job status summary" (last 24 hours).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StatusSummary {
     pub job_type: String,
     pub status: String,
@@ -15,7 +16,7 @@ pub struct StatusSummary {
 }
 
 /// One row of the seed's "failed jobs analysis" (last 7 days).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FailureGroup {
     pub job_type: String,
     pub error: Option<String>,
@@ -131,4 +132,81 @@ pub async fn failed_jobs(db: &Db) -> Result<Vec<FailureGroup>, StoreError> {
                 .collect::<Result<_, sqlx::Error>>()?
         }
     })
+}
+
+/// How many jobs of one type are in one status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Depth {
+    pub job_type: String,
+    pub status: String,
+    pub count: i64,
+}
+
+/// The oldest due job of one type that waits to run.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct OldestRunnable {
+    pub job_type: String,
+    /// When the oldest due `PENDING` or `RETRY` job became due.
+    pub run_at: DateTime<Utc>,
+    /// How long it has waited since, in seconds.
+    pub age_seconds: f64,
+    /// Due `PENDING` and `RETRY` jobs of the type.
+    pub runnable: i64,
+}
+
+/// Jobs per type and status, over the whole table, ordered by type and status.
+///
+/// # Errors
+///
+/// The database failed.
+pub async fn queue_depth(db: &Db) -> Result<Vec<Depth>, StoreError> {
+    let sql = "SELECT job_type, status, COUNT(*) FROM job_queue
+               GROUP BY job_type, status
+               ORDER BY job_type, status";
+    let rows: Vec<(String, String, i64)> = match db {
+        Db::Postgres(pool) => sqlx::query_as(sql).fetch_all(pool).await?,
+        Db::Sqlite(pool) => sqlx::query_as(sql).fetch_all(pool).await?,
+    };
+    Ok(rows
+        .into_iter()
+        .map(|(job_type, status, count)| Depth {
+            job_type,
+            status,
+            count,
+        })
+        .collect())
+}
+
+/// Per type with due jobs waiting, the oldest one's due time and age at `now`.
+///
+/// # Errors
+///
+/// The database failed.
+pub async fn oldest_runnable(
+    db: &Db,
+    now: DateTime<Utc>,
+) -> Result<Vec<OldestRunnable>, StoreError> {
+    let sql = "SELECT job_type, MIN(run_at), COUNT(*) FROM job_queue
+               WHERE status IN ('PENDING', 'RETRY') AND run_at <= $1
+               GROUP BY job_type
+               ORDER BY job_type";
+    let rows: Vec<(String, DateTime<Utc>, i64)> = match db {
+        Db::Postgres(pool) => sqlx::query_as(sql).bind(now).fetch_all(pool).await?,
+        Db::Sqlite(pool) => {
+            let rows: Vec<(String, String, i64)> =
+                sqlx::query_as(sql).bind(ts(now)).fetch_all(pool).await?;
+            rows.into_iter()
+                .map(|(t, at, n)| Ok((t, time_of(&at)?, n)))
+                .collect::<Result<_, StoreError>>()?
+        }
+    };
+    Ok(rows
+        .into_iter()
+        .map(|(job_type, run_at, runnable)| OldestRunnable {
+            job_type,
+            run_at,
+            age_seconds: (now - run_at).as_seconds_f64().max(0.0),
+            runnable,
+        })
+        .collect())
 }

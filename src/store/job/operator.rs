@@ -31,9 +31,12 @@ pub struct ListFilter {
     pub status: Option<JobStatus>,
     pub job_type: Option<String>,
     pub limit: u32,
+    /// Only jobs after this one in the list's order (`created_at` and `id` of the last job of
+    /// the previous page).
+    pub after: Option<(DateTime<Utc>, Uuid)>,
 }
 
-/// Jobs, newest first.
+/// Jobs, newest first (ties by id), from `filter.after` on.
 ///
 /// # Errors
 ///
@@ -42,20 +45,25 @@ pub async fn list(db: &Db, filter: &ListFilter) -> Result<Vec<Job>, StoreError> 
     let sql = format!(
         "SELECT {COLUMNS} FROM job_queue
          WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR job_type = $2)
+           AND ($4 IS NULL OR created_at < $4 OR (created_at = $4 AND id > $5))
          ORDER BY created_at DESC, id
          LIMIT $3"
     );
     let status = filter.status.map(JobStatus::as_str);
     let limit = i64::from(filter.limit.max(1));
+    let (after_at, after_id) = filter.after.unzip();
     match db {
         Db::Postgres(pool) => {
             let sql = sql
                 .replace("$1 IS NULL", "$1::text IS NULL")
-                .replace("$2 IS NULL", "$2::text IS NULL");
+                .replace("$2 IS NULL", "$2::text IS NULL")
+                .replace("$4 IS NULL", "$4::timestamptz IS NULL");
             let rows = sqlx::query(&sql)
                 .bind(status)
                 .bind(filter.job_type.as_deref())
                 .bind(limit)
+                .bind(after_at)
+                .bind(after_id)
                 .fetch_all(pool)
                 .await?;
             rows.iter().map(job_from_pg).collect()
@@ -65,6 +73,8 @@ pub async fn list(db: &Db, filter: &ListFilter) -> Result<Vec<Job>, StoreError> 
                 .bind(status)
                 .bind(filter.job_type.as_deref())
                 .bind(limit)
+                .bind(after_at.map(ts))
+                .bind(after_id.map(|id| id.to_string()))
                 .fetch_all(pool)
                 .await?;
             rows.iter().map(job_from_sqlite).collect()

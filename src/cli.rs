@@ -1,6 +1,8 @@
 //! The command line: `serve` runs the service; the other commands are operator tools that
 //! talk to the same database.
 
+pub mod ops;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,9 +16,10 @@ use uuid::Uuid;
 use crate::config::Config;
 use crate::handlers::Handlers;
 use crate::job::request::JobRequest;
+use crate::job::sensitive::Sensitive;
 use crate::job::{JobStatus, NewJob};
 use crate::store::job::{self as jobs, ListFilter};
-use crate::store::{estimate, stats, Db};
+use crate::store::{audit, estimate, stats, Db};
 use crate::{http, intake, telemetry, Service};
 
 /// a1c-jobs: the job queue service of the A1C Estimator.
@@ -88,6 +91,19 @@ pub enum Command {
     },
     /// Cancel a job that has not ended.
     Cancel { id: Uuid },
+    /// Pause, resume or resize the pool of a job type on every node.
+    Pool {
+        #[command(subcommand)]
+        command: ops::PoolCommand,
+    },
+    /// Who created, retried, cancelled or requeued which job, and who changed which pool.
+    Audit {
+        /// Only the entries of this job.
+        #[arg(long)]
+        job: Option<Uuid>,
+        #[arg(long, default_value_t = 50, value_parser = limit_range())]
+        limit: u32,
+    },
     /// The next fire times of every schedule.
     Schedules {
         #[arg(long, default_value_t = 3)]
@@ -222,7 +238,10 @@ async fn shutdown_signal() {
 async fn operate(config: Config, command: Command) -> anyhow::Result<()> {
     let creates = matches!(
         command,
-        Command::Migrate | Command::Enqueue { .. } | Command::ImportReadings { .. }
+        Command::Migrate
+            | Command::Enqueue { .. }
+            | Command::ImportReadings { .. }
+            | Command::Pool { .. }
     );
     if let Some(path) = sqlite_file(&config.database.url).filter(|p| !creates && !p.exists()) {
         bail!(
@@ -241,6 +260,8 @@ async fn operate(config: Config, command: Command) -> anyhow::Result<()> {
 
 async fn dispatch(config: &Config, db: &Db, command: Command) -> anyhow::Result<()> {
     let now = Utc::now();
+    let actor = audit::cli_actor();
+    let sensitive = Sensitive::from_config(config);
     match command {
         Command::Serve | Command::Token | Command::Schedules { .. } | Command::Bench { .. } => {
             Ok(())
@@ -262,12 +283,13 @@ async fn dispatch(config: &Config, db: &Db, command: Command) -> anyhow::Result<
                 unique_key,
                 max_attempts,
             };
-            let job = new_job(config, args)?;
-            let id = jobs::insert(db, &job, now).await?;
+            let mut job = new_job(config, args)?;
+            sensitive.seal(&job.job_type, &mut job.payload)?;
+            let id = jobs::insert_by(db, &job, now, &actor).await?;
             print(&json!({"id": id, "job_type": job.job_type, "priority": job.priority}))
         }
         Command::Job { id } => match jobs::get(db, id).await? {
-            Some(job) => print(&serde_json::to_value(job)?),
+            Some(job) => print(&ops::shown(&sensitive, job)?),
             None => bail!("job {id} not found"),
         },
         Command::Jobs {
@@ -281,7 +303,12 @@ async fn dispatch(config: &Config, db: &Db, command: Command) -> anyhow::Result<
                 limit,
                 after: None,
             };
-            print(&serde_json::to_value(jobs::list(db, &filter).await?)?)
+            let list = jobs::list(db, &filter).await?;
+            let shown: anyhow::Result<Vec<Value>> = list
+                .into_iter()
+                .map(|j| ops::shown(&sensitive, j))
+                .collect();
+            print(&Value::Array(shown?))
         }
         Command::Stats => print(&json!({
             "status_summary": stats::status_summary(db).await?,
@@ -293,21 +320,24 @@ async fn dispatch(config: &Config, db: &Db, command: Command) -> anyhow::Result<
             job_type,
         } => {
             if dead_letter {
-                let requeued = jobs::requeue_dead_letters(db, job_type.as_deref(), now).await?;
+                let requeued =
+                    jobs::requeue_dead_letters(db, job_type.as_deref(), now, &actor).await?;
                 return print(&json!({"requeued": requeued.len()}));
             }
             let id = id.context("a job id or --dead-letter is required")?;
-            if !jobs::requeue(db, id, now).await? {
+            if !jobs::requeue(db, id, now, &actor).await? {
                 bail!("job {id} is not FAILED, DEAD_LETTER or CANCELLED (or does not exist)");
             }
             print(&json!({"requeued": id}))
         }
         Command::Cancel { id } => {
-            if !jobs::cancel(db, id, now).await? {
+            if !jobs::cancel(db, id, now, &actor).await? {
                 bail!("job {id} has already ended (or does not exist)");
             }
             print(&json!({"cancelled": id}))
         }
+        Command::Pool { command } => print(&ops::pool(config, db, command).await?),
+        Command::Audit { job, limit } => print(&ops::audit_log(db, job, limit).await?),
         Command::ImportReadings {
             file,
             user,

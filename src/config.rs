@@ -14,6 +14,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::job::sensitive::{PayloadKey, KEY_ENV};
 use crate::job::{payload, Backoff};
 use crate::schedule::Schedule;
 
@@ -77,6 +78,9 @@ pub struct Config {
     /// The HTTP API.
     #[serde(default)]
     pub http: HttpConfig,
+    /// The key of sensitive payload fields, from `A1C_JOBS_PAYLOAD_KEY` (never from a file).
+    #[serde(skip)]
+    pub payload_key: Option<PayloadKey>,
 }
 
 /// Where the jobs live.
@@ -200,6 +204,9 @@ pub struct PoolConfig {
     /// How long a claim holds a job without renewal; renewed every third of it.
     #[serde(with = "duration")]
     pub lease_ttl: Duration,
+    /// Top-level payload fields encrypted at rest with `A1C_JOBS_PAYLOAD_KEY`.
+    #[serde(default)]
+    pub sensitive_fields: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -304,7 +311,13 @@ impl Config {
             merge(&mut tree, parse_toml(&shown, &text)?);
         }
         apply_env(&mut tree, env)?;
-        Self::from_tree(tree)
+        let mut config = Self::from_tree(tree)?;
+        if let Some((_, text)) = env.iter().find(|(name, _)| name == KEY_ENV) {
+            let key = PayloadKey::parse(text)
+                .map_err(|err| ConfigError::invalid(KEY_ENV, err.to_string()))?;
+            config.payload_key = Some(key);
+        }
+        Ok(config)
     }
 
     /// Parses and checks configuration layers given as TOML text, each over the ones before,
@@ -401,6 +414,12 @@ impl PoolConfig {
             return Err(ConfigError::invalid(
                 field("reserved_priority"),
                 "must be 0 to 9",
+            ));
+        }
+        if self.sensitive_fields.iter().any(|f| f.trim().is_empty()) {
+            return Err(ConfigError::invalid(
+                field("sensitive_fields"),
+                "names must not be empty",
             ));
         }
         if self.batch_size == 0 {

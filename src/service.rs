@@ -10,6 +10,7 @@ use crate::actors::supervisor::{GetRestarts, Shutdown, Supervisor};
 use crate::actors::PoolDirectory;
 use crate::config::Config;
 use crate::handlers::Handlers;
+use crate::job::sensitive::{Sensitive, SensitiveError};
 use crate::store::{Db, StoreError};
 
 /// Why the service did not start.
@@ -22,6 +23,9 @@ pub enum StartError {
     /// An enabled schedule enqueues a job type no handler serves.
     #[error("schedules.{schedule}.job_type: no handler serves job type {job_type:?}")]
     NoHandler { schedule: String, job_type: String },
+    /// Sensitive payload fields are configured and their key is missing.
+    #[error("{0}")]
+    PayloadKey(SensitiveError),
 }
 
 impl From<StoreError> for StartError {
@@ -44,7 +48,8 @@ impl Service {
     /// # Errors
     ///
     /// The database URL is unsupported, or the database is unreachable or cannot be migrated;
-    /// a schedule names a job type without a handler.
+    /// a schedule names a job type without a handler; sensitive payload fields are configured
+    /// without `A1C_JOBS_PAYLOAD_KEY`.
     pub async fn start(config: Config, handlers: Handlers) -> Result<Self, StartError> {
         for (name, schedule) in config.schedules.iter().filter(|(_, s)| s.enabled) {
             if handlers.get(&schedule.job_type).is_none() {
@@ -54,6 +59,9 @@ impl Service {
                 });
             }
         }
+        Sensitive::from_config(&config)
+            .check_key()
+            .map_err(StartError::PayloadKey)?;
         let db = Db::open(&config.database)?;
         db.migrate().await?;
         let grace = config.service.shutdown_grace;

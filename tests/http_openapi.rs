@@ -35,6 +35,11 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/users/{id}/notifications"),
     ("get", "/api/reports/{id}"),
     ("get", "/api/reports/{id}/html"),
+    ("get", "/api/pools"),
+    ("post", "/api/pools/{type}/pause"),
+    ("post", "/api/pools/{type}/resume"),
+    ("put", "/api/pools/{type}/concurrency"),
+    ("get", "/api/audit"),
 ];
 
 #[actix_rt::test]

@@ -382,7 +382,7 @@ async fn unique_key_allows_one_live_job(t: &TestDb) {
         }
         other => panic!("expected UniqueKeyTaken, got {other:?}"),
     }
-    assert!(jobs::cancel(&db, first, now).await.unwrap());
+    assert!(jobs::cancel(&db, first, now, "test").await.unwrap());
     jobs::insert(&db, &work(0, "ok", "u").unique_key("k1"), now)
         .await
         .unwrap();

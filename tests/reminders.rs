@@ -217,7 +217,7 @@ async fn sweep_enqueues_each_slot_once(test: &TestDb) {
 
     // Once served, the slot is not due any more, even though its job no longer holds the key.
     completed(remind(&db, &in_app_config(), &new, now).await);
-    jobs::cancel(&db, queued[0].id, now)
+    jobs::cancel(&db, queued[0].id, now, "test")
         .await
         .expect("end the job");
     let later = sweep_reminders::sweep(&db, now).await.expect("sweep");

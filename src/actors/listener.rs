@@ -1,5 +1,6 @@
 //! The listener (PostgreSQL only): holds `LISTEN job_queue` and wakes the pool of each
-//! inserted job type.
+//! inserted job type; holds `LISTEN pool_controls` and has the pool of each changed job type
+//! read its control again.
 //!
 //! Notifications sent while the connection is down are lost, so after every (re)connect the
 //! listener wakes every pool; the pools' own polling covers the gap before that.
@@ -11,7 +12,7 @@ use sqlx::postgres::PgListener;
 use tracing::{debug, info, warn};
 
 use super::PoolDirectory;
-use crate::store::Db;
+use crate::store::{pool_control, Db};
 
 /// The channel the insert trigger notifies, with the job type as payload.
 pub const CHANNEL: &str = "job_queue";
@@ -63,6 +64,7 @@ async fn listen(pool: sqlx::PgPool, pools: PoolDirectory) {
         down_logged = false;
         delay = Duration::from_millis(100);
         pools.wake_all();
+        pools.reload_controls();
         receive(&mut listener, &pools).await;
         debug!("listener connection lost");
     }
@@ -70,7 +72,9 @@ async fn listen(pool: sqlx::PgPool, pools: PoolDirectory) {
 
 async fn connect(pool: &sqlx::PgPool) -> Result<PgListener, sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
-    listener.listen(CHANNEL).await?;
+    listener
+        .listen_all([CHANNEL, pool_control::CHANNEL])
+        .await?;
     Ok(listener)
 }
 
@@ -78,7 +82,8 @@ async fn connect(pool: &sqlx::PgPool) -> Result<PgListener, sqlx::Error> {
 async fn receive(listener: &mut PgListener, pools: &PoolDirectory) {
     loop {
         match listener.try_recv().await {
-            Ok(Some(notification)) => pools.wake(notification.payload()),
+            Ok(Some(n)) if n.channel() == CHANNEL => pools.wake(n.payload()),
+            Ok(Some(n)) => pools.reload_control(n.payload()),
             Ok(None) | Err(_) => return,
         }
     }

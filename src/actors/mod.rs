@@ -16,7 +16,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use actix::Addr;
 
-use pool::{Pool, Wake};
+use pool::{Pool, ReloadControl, Wake};
 
 /// The running pools by job type, shared by the actors that wake them.
 #[derive(Clone, Default)]
@@ -47,6 +47,20 @@ impl PoolDirectory {
     pub fn wake(&self, job_type: &str) {
         if let Some(addr) = self.get(job_type) {
             addr.do_send(Wake);
+        }
+    }
+
+    /// Has the pool of `job_type`, if any, read its operator control again.
+    pub fn reload_control(&self, job_type: &str) {
+        if let Some(addr) = self.get(job_type) {
+            addr.do_send(ReloadControl);
+        }
+    }
+
+    /// Has every pool read its operator control again.
+    pub fn reload_controls(&self) {
+        for (_, addr) in self.all() {
+            addr.do_send(ReloadControl);
         }
     }
 

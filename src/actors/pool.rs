@@ -20,6 +20,8 @@
 //! cycle runs at a time, and what arrives meanwhile goes into the next, so under load one
 //! commit covers many jobs, and an idle pool answers a single job at once.
 
+mod control;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,9 +35,12 @@ use uuid::Uuid;
 
 use crate::config::PoolConfig;
 use crate::handlers::{Handler as JobHandler, JobContext};
+use crate::job::sensitive::Sensitive;
 use crate::job::{ClaimedJob, JobStatus, Outcome};
 use crate::store::job::{self as jobs, ClaimRequest, Settlement};
 use crate::store::{Db, StoreError};
+
+pub use control::ReloadControl;
 
 /// Lowest-priority number that exists; `max_priority` of a claim for any job.
 const ANY_PRIORITY: i16 = 9;
@@ -62,7 +67,12 @@ pub struct GetState;
 #[derive(Debug, Clone, Copy, MessageResponse)]
 pub struct PoolState {
     pub in_flight: usize,
+    /// The concurrency in force: an operator's override, else the configured one.
     pub concurrency: u32,
+    /// The configured concurrency.
+    pub configured_concurrency: u32,
+    /// Whether an operator paused the pool (it claims nothing new).
+    pub paused: bool,
     /// The most attempts that ever ran at once in this pool.
     pub peak_in_flight: usize,
 }
@@ -101,6 +111,9 @@ pub struct Pool {
     drained: Option<oneshot::Sender<()>>,
     rate: Option<TokenBucket>,
     outage_since: Option<Instant>,
+    control: Option<control::Control>,
+    reading_control: bool,
+    sensitive: Sensitive,
 }
 
 impl Pool {
@@ -131,11 +144,21 @@ impl Pool {
             drained: None,
             rate,
             outage_since: None,
+            control: None,
+            reading_control: false,
+            sensitive: Sensitive::default(),
         }
     }
 
+    /// Opens the sealed payload fields of claimed jobs with `sensitive`'s key before their
+    /// handler runs.
+    pub fn with_sensitive(mut self, sensitive: Sensitive) -> Self {
+        self.sensitive = sensitive;
+        self
+    }
+
     fn is_urgent(&self, priority: i16) -> bool {
-        self.config.reserved > 0 && priority <= self.config.reserved_priority
+        self.reserved() > 0 && priority <= self.config.reserved_priority
     }
 
     /// Free slots for any job, and for jobs that are not urgent.
@@ -143,8 +166,8 @@ impl Pool {
         let running = u32::try_from(self.running.len()).unwrap_or(u32::MAX);
         let normal = self.running.values().filter(|r| !r.urgent).count();
         let normal = u32::try_from(normal).unwrap_or(u32::MAX);
-        let free = self.config.concurrency.saturating_sub(running);
-        let normal_cap = self.config.concurrency - self.config.reserved;
+        let free = self.concurrency().saturating_sub(running);
+        let normal_cap = self.concurrency() - self.reserved();
         (free, normal_cap.saturating_sub(normal).min(free))
     }
 
@@ -156,7 +179,7 @@ impl Pool {
             self.again = true;
             return;
         }
-        let budget = if self.draining {
+        let budget = if self.draining || self.is_paused() {
             0
         } else {
             self.claim_budget(ctx)
@@ -169,7 +192,7 @@ impl Pool {
         self.again = false;
         let (_, free_normal) = self.free_slots();
         let plan = ClaimPlan {
-            urgent_first: self.config.reserved > 0,
+            urgent_first: self.reserved() > 0,
             total: budget,
             normal: free_normal.min(budget),
             reserved_priority: self.config.reserved_priority,
@@ -248,13 +271,19 @@ impl Pool {
         let queue_ms = (claimed_at - job.run_at).num_milliseconds().max(0);
         span.in_scope(|| debug!(queue_ms, "job started"));
 
+        let mut plain = job.clone();
+        let opened = self.sensitive.open(&plain.job_type, &mut plain.payload);
         let context = JobContext {
             db: self.db.clone(),
-            job: job.clone(),
+            job: plain,
             node: self.node.clone(),
             claimed_at,
         };
-        let work = actix_rt::spawn(self.handler.run(context).instrument(span.clone()));
+        let run = match opened {
+            Ok(()) => self.handler.run(context),
+            Err(err) => Box::pin(std::future::ready(Outcome::Fail(err.to_string()))),
+        };
+        let work = actix_rt::spawn(run.instrument(span.clone()));
         let abort = work.abort_handle();
         let abort_on_timeout = work.abort_handle();
         let addr = ctx.address();
@@ -557,9 +586,9 @@ impl Actor for Pool {
             reserved = self.config.reserved,
             "pool started"
         );
-        ctx.run_interval(self.poll_interval, |act, ctx| act.cycle(ctx));
+        ctx.run_interval(self.poll_interval, |act, ctx| act.refresh_control(ctx));
         ctx.run_interval(self.config.lease_ttl / 3, |act, ctx| act.renew(ctx));
-        self.cycle(ctx);
+        self.refresh_control(ctx);
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
@@ -637,7 +666,9 @@ impl Handler<GetState> for Pool {
     fn handle(&mut self, _: GetState, _: &mut Self::Context) -> PoolState {
         PoolState {
             in_flight: self.running.len(),
-            concurrency: self.config.concurrency,
+            concurrency: self.concurrency(),
+            configured_concurrency: self.config.concurrency,
+            paused: self.control.is_some_and(|c| c.paused),
             peak_in_flight: self.peak_in_flight,
         }
     }

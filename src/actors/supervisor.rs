@@ -20,6 +20,7 @@ use super::scheduler::{self, Scheduler};
 use super::PoolDirectory;
 use crate::config::Config;
 use crate::handlers::Handlers;
+use crate::job::sensitive::Sensitive;
 use crate::store::{Backend, Db};
 
 /// How often the supervisor checks that its children are alive.
@@ -112,11 +113,12 @@ impl Supervisor {
             .expect("pool types all have handlers");
         let connections = pool_config.concurrency.saturating_add(3);
         let job_type = job_type.to_owned();
+        let sensitive = Sensitive::from_config(&self.config);
         let addr = Pool::start_in_arbiter(&arbiter.handle(), move |_| {
             // Opened here so its connections belong to this Arbiter's runtime.
             let db = Db::open_with(&database, connections)
                 .expect("database url was checked when the service started");
-            Pool::new(&job_type, pool_config, poll, node, db, handler)
+            Pool::new(&job_type, pool_config, poll, node, db, handler).with_sensitive(sensitive)
         });
         PoolSlot { arbiter, addr }
     }

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::body::JsonBody;
 use super::error::{ApiError, ErrorBody};
+use super::operator::{redacted, seal, Actor};
 use super::params::Params;
 use super::AppState;
 use crate::job::request::JobRequest;
@@ -137,12 +138,14 @@ pub struct Requeued {
 #[post("/api/jobs")]
 pub async fn create(
     state: web::Data<AppState>,
+    actor: Actor,
     JsonBody(body): JsonBody<CreateJob>,
 ) -> Result<HttpResponse, ApiError> {
-    let job = JobRequest::from(body).into_new_job(&state.config.pools)?;
-    let id = jobs::insert(&state.db, &job, Utc::now()).await?;
+    let mut job = JobRequest::from(body).into_new_job(&state.config.pools)?;
+    seal(&state, std::slice::from_mut(&mut job))?;
+    let id = jobs::insert_by(&state.db, &job, Utc::now(), &actor.0).await?;
     let stored = found(jobs::get(&state.db, id).await?, id)?;
-    Ok(HttpResponse::Created().json(stored))
+    Ok(HttpResponse::Created().json(redacted(&state, stored)))
 }
 
 /// Enqueues jobs in one statement: all of them, or none when any is invalid (the error names
@@ -159,6 +162,7 @@ pub async fn create(
 #[post("/api/jobs/batch")]
 pub async fn create_batch(
     state: web::Data<AppState>,
+    actor: Actor,
     JsonBody(body): JsonBody<CreateBatch>,
 ) -> Result<HttpResponse, ApiError> {
     if body.jobs.is_empty() || body.jobs.len() > MAX_BATCH {
@@ -173,7 +177,8 @@ pub async fn create_batch(
             .map_err(|err| ApiError::BadRequest(format!("jobs[{i}]: {err}")))?;
         batch.push(job);
     }
-    let ids = jobs::insert_many(&state.db, &batch, Utc::now()).await?;
+    seal(&state, &mut batch)?;
+    let ids = jobs::insert_many_by(&state.db, &batch, Utc::now(), &actor.0).await?;
     Ok(HttpResponse::Created().json(BatchCreated { ids }))
 }
 
@@ -194,7 +199,7 @@ pub async fn show(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let job = found(jobs::get(&state.db, id).await?, id)?;
-    Ok(HttpResponse::Ok().json(job))
+    Ok(HttpResponse::Ok().json(redacted(&state, job)))
 }
 
 /// Jobs, newest first, filtered by status and type, a page at a time.
@@ -229,7 +234,7 @@ pub async fn list(
     page.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     let next_cursor = more.then(|| page.last().map(cursor_of)).flatten();
     Ok(HttpResponse::Ok().json(JobPage {
-        jobs: page,
+        jobs: page.into_iter().map(|j| redacted(&state, j)).collect(),
         next_cursor,
     }))
 }
@@ -247,10 +252,11 @@ pub async fn list(
 #[post("/api/jobs/{id}/retry")]
 pub async fn retry(
     state: web::Data<AppState>,
+    actor: Actor,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let done = jobs::requeue(&state.db, id, Utc::now()).await?;
+    let done = jobs::requeue(&state.db, id, Utc::now(), &actor.0).await?;
     let job = found(jobs::get(&state.db, id).await?, id)?;
     if !done {
         return Err(ApiError::Conflict(format!(
@@ -258,7 +264,7 @@ pub async fn retry(
             job.status
         )));
     }
-    Ok(HttpResponse::Ok().json(job))
+    Ok(HttpResponse::Ok().json(redacted(&state, job)))
 }
 
 /// Cancels a job that has not ended. A running attempt goes on, but its outcome is not
@@ -275,10 +281,11 @@ pub async fn retry(
 #[post("/api/jobs/{id}/cancel")]
 pub async fn cancel(
     state: web::Data<AppState>,
+    actor: Actor,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let done = jobs::cancel(&state.db, id, Utc::now()).await?;
+    let done = jobs::cancel(&state.db, id, Utc::now(), &actor.0).await?;
     let job = found(jobs::get(&state.db, id).await?, id)?;
     if !done {
         return Err(ApiError::Conflict(format!(
@@ -286,7 +293,7 @@ pub async fn cancel(
             job.status
         )));
     }
-    Ok(HttpResponse::Ok().json(job))
+    Ok(HttpResponse::Ok().json(redacted(&state, job)))
 }
 
 /// Requeues every dead letter, of one type or of all.
@@ -301,10 +308,13 @@ pub async fn cancel(
 #[post("/api/dead-letters/requeue")]
 pub async fn requeue_dead_letters(
     state: web::Data<AppState>,
+    actor: Actor,
     Params(query): Params<RequeueQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let job_type = query.job_type;
-    let requeued = jobs::requeue_dead_letters(&state.db, job_type.as_deref(), Utc::now()).await?;
+    let now = Utc::now();
+    let requeued =
+        jobs::requeue_dead_letters(&state.db, job_type.as_deref(), now, &actor.0).await?;
     Ok(HttpResponse::Ok().json(Requeued {
         requeued: requeued.len(),
     }))

@@ -9,6 +9,8 @@
 //! - `/`: the dashboard (see [`dashboard`]).
 //! - `/api/readings...`: log a reading with its calculation, import a file; `/api/users/{id}/...`:
 //!   estimates, reports and notifications; `/api/reports/{id}` (JSON or HTML).
+//! - `/api/pools...`: every pool with its operator control; pause, resume and resize a pool on
+//!   every node. `/api/audit`: the audit log of operator actions.
 //! - `/api-docs/openapi.json` and `/swagger-ui/`: the OpenAPI document and its UI.
 //!
 //! Every route but `/health` and the dashboard's files needs a bearer token (see [`auth`]).
@@ -17,6 +19,7 @@
 //! Each resource lives in its own file with a `configure` function that registers its routes;
 //! [`routes`] calls them all, so a new resource adds one file and one line there.
 
+mod audit;
 pub mod auth;
 pub mod body;
 pub mod dashboard;
@@ -25,7 +28,9 @@ mod health;
 mod jobs;
 mod nodes;
 pub mod openapi;
+mod operator;
 pub mod params;
+mod pools;
 mod readings;
 mod reports;
 mod schedules;
@@ -89,6 +94,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     readings::configure(cfg);
     users::configure(cfg);
     reports::configure(cfg);
+    pools::configure(cfg);
+    audit::configure(cfg);
     openapi::configure(cfg);
 }
 

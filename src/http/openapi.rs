@@ -7,7 +7,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{health, jobs, nodes, readings, reports, schedules, stats, throughput, users, why};
+use super::{
+    audit, health, jobs, nodes, pools, readings, reports, schedules, stats, throughput, users, why,
+};
 
 /// Where the document is served.
 pub const DOCUMENT_PATH: &str = "/api-docs/openapi.json";
@@ -45,6 +47,11 @@ pub const DOCUMENT_PATH: &str = "/api-docs/openapi.json";
         users::notifications,
         reports::show,
         reports::html,
+        pools::list,
+        pools::pause,
+        pools::resume,
+        pools::set_concurrency,
+        audit::list,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),

@@ -6,6 +6,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use super::params::Params;
 use super::error::ApiError;
 use super::AppState;
 use crate::schedule::{upcoming, Upcoming};
@@ -41,7 +42,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[get("/api/schedules")]
 pub async fn list(
     state: web::Data<AppState>,
-    query: web::Query<ScheduleQuery>,
+    Params(query): Params<ScheduleQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let count = query.count.unwrap_or(DEFAULT_COUNT);
     if !(1..=MAX_COUNT).contains(&count) {

@@ -5,6 +5,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::params::Params;
 use super::error::ApiError;
 use super::AppState;
 use crate::store::throughput::{self, Minute};
@@ -46,7 +47,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[get("/api/stats/throughput")]
 pub async fn per_minute(
     state: web::Data<AppState>,
-    query: web::Query<ThroughputQuery>,
+    Params(query): Params<ThroughputQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let minutes = query.minutes.unwrap_or(DEFAULT_MINUTES);
     if !(1..=MAX_MINUTES).contains(&minutes) {

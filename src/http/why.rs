@@ -1,10 +1,10 @@
 //! "Why is this job not running?": for a `PENDING` or `RETRY` job, every reason in words.
 //!
 //! The reasons come from the row (not due yet), the queue (due jobs a claim takes first), and
-//! this node's pool of the type, read through [`PoolView`]: none serves the type, all its slots
-//! are busy, only reserved slots are free, or it starts jobs at a limited rate. A pool state
-//! that grows a new way to hold jobs back (pausing, say) adds a field to `PoolView` and a
-//! reason in [`pool_reasons`].
+//! this node's pool of the type, read through [`PoolView`]: none serves the type, an operator
+//! paused it, all its slots are busy, only reserved slots are free, or it starts jobs at a
+//! limited rate. A pool state that grows a new way to hold jobs back adds a field to
+//! `PoolView` and a reason in [`pool_reasons`].
 
 use std::time::Duration;
 
@@ -39,7 +39,7 @@ pub struct Why {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Reason {
     /// `not_waiting`, `not_due`, `higher_priority_ahead`, `same_priority_ahead`, `no_pool`,
-    /// `pool_full`, `reserved_slots_only` or `rate_limited`.
+    /// `paused`, `pool_full`, `reserved_slots_only` or `rate_limited`.
     pub code: &'static str,
     /// The reason in words.
     pub message: String,
@@ -58,6 +58,8 @@ pub struct PoolView {
     pub in_flight: usize,
     /// Slots in all.
     pub concurrency: u32,
+    /// Whether an operator paused the pool.
+    pub paused: bool,
 }
 
 /// Registered by the jobs resource, under its path.
@@ -104,6 +106,7 @@ async fn pool_view(state: &AppState, job_type: &str) -> Option<PoolView> {
     asked.ok().map(|s| PoolView {
         in_flight: s.in_flight,
         concurrency: s.concurrency,
+        paused: s.paused,
     })
 }
 
@@ -158,6 +161,14 @@ pub fn waiting_reasons(
 /// The reasons a running pool holds `job` back.
 pub fn pool_reasons(job: &Job, pool: PoolView, config: &PoolConfig) -> Vec<Reason> {
     let mut reasons = Vec::new();
+    if pool.paused {
+        reasons.push(Reason::new(
+            "paused",
+            "the pool is paused by an operator (`a1c-jobs pool resume` or \
+             POST /api/pools/{type}/resume)"
+                .to_owned(),
+        ));
+    }
     let limit = usize::try_from(pool.concurrency).unwrap_or(usize::MAX);
     let shared = limit.saturating_sub(usize::try_from(config.reserved).unwrap_or(0));
     if pool.in_flight >= limit {

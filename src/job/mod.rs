@@ -31,6 +31,7 @@
 mod backoff;
 pub mod payload;
 pub mod request;
+pub mod sensitive;
 
 use std::fmt;
 use std::str::FromStr;

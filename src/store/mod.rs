@@ -6,11 +6,13 @@
 //! On SQLite, ids are hyphenated UUID text and timestamps are UTC text of fixed width
 //! (`YYYY-MM-DDTHH:MM:SS.sssZ`), so comparing the text compares the times.
 
+pub mod audit;
 pub mod cleanup;
 pub mod estimate;
 pub mod job;
 pub mod node;
 pub mod notification;
+pub mod pool_control;
 pub mod reading;
 pub mod reminder;
 pub mod report;
@@ -57,6 +59,9 @@ pub enum StoreError {
     /// The row asked for does not exist.
     #[error("{0} not found")]
     NotFound(String),
+    /// A value given to the store is out of its range.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 // The source goes into the message, so it is not also exposed as `source()`: error chains
@@ -147,12 +152,18 @@ impl Db {
         }
     }
 
-    /// Brings the schema up to date (idempotent; safe for several nodes at once).
+    /// Brings the schema up to date (idempotent; safe for several nodes at once). A schema
+    /// that is current is left alone without taking the migrator's lock or touching its
+    /// table, so a service role without `CREATE` on the schema starts against a database its
+    /// owner migrated.
     ///
     /// # Errors
     ///
     /// The database is unreachable or a migration fails.
     pub async fn migrate(&self) -> Result<(), StoreError> {
+        if self.is_migrated().await.unwrap_or(false) {
+            return Ok(());
+        }
         match self {
             Self::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
             Self::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,

@@ -92,35 +92,7 @@ impl TestDb {
     /// The defaults with fast timings, this database, and `extra` TOML over them. The default
     /// sweep schedules are off, so that no test sees jobs it did not enqueue.
     pub fn config(&self, extra: &str) -> Config {
-        let text = format!(
-            r#"
-            [database]
-            url = "{url}"
-            [service]
-            poll_interval = "100ms"
-            shutdown_grace = "2s"
-            scheduler_tick = "100ms"
-            [maintenance]
-            interval = "100ms"
-            unknown_type_after = "200ms"
-            [pools.{TEST_WORK}]
-            concurrency = 4
-            timeout = "10s"
-            batch_size = 10
-            lease_ttl = "3s"
-            backoff = {{ base = "10ms", max = "50ms", jitter = 0.0 }}
-            [schedules.reminders]
-            enabled = false
-            [schedules.weekly_reports]
-            enabled = false
-            [schedules.monthly_reports]
-            enabled = false
-            [schedules.quarterly_reports]
-            enabled = false
-            "#,
-            url = self.url
-        );
-        Config::from_toml_layers(&[&text, extra]).expect("test config")
+        config_for(&self.url, extra)
     }
 
     /// Drops the PostgreSQL database (SQLite files go with their temp dir).
@@ -132,6 +104,38 @@ impl TestDb {
             }
         }
     }
+}
+
+/// The test defaults of [`TestDb::config`] for the database at `url`, `extra` over them.
+pub fn config_for(url: &str, extra: &str) -> Config {
+    let text = format!(
+        r#"
+        [database]
+        url = "{url}"
+        [service]
+        poll_interval = "100ms"
+        shutdown_grace = "2s"
+        scheduler_tick = "100ms"
+        [maintenance]
+        interval = "100ms"
+        unknown_type_after = "200ms"
+        [pools.{TEST_WORK}]
+        concurrency = 4
+        timeout = "10s"
+        batch_size = 10
+        lease_ttl = "3s"
+        backoff = {{ base = "10ms", max = "50ms", jitter = 0.0 }}
+        [schedules.reminders]
+        enabled = false
+        [schedules.weekly_reports]
+        enabled = false
+        [schedules.monthly_reports]
+        enabled = false
+        [schedules.quarterly_reports]
+        enabled = false
+        "#
+    );
+    Config::from_toml_layers(&[&text, extra]).expect("test config")
 }
 
 /// One run of a [`Recorder`] job.
@@ -361,4 +365,16 @@ pub async fn read_request(stream: &mut tokio::net::TcpStream) -> (String, Vec<u8
             return (head, data[end + 4..end + 4 + length].to_vec());
         }
     }
+}
+
+/// The audit log, newest first, of one job or of everything.
+pub async fn audit_log(db: &Db, job_id: Option<Uuid>) -> Vec<a1c_jobs::store::audit::AuditEntry> {
+    let filter = a1c_jobs::store::audit::AuditFilter {
+        job_id,
+        limit: 100,
+        ..Default::default()
+    };
+    a1c_jobs::store::audit::list(db, &filter)
+        .await
+        .expect("read audit log")
 }

@@ -1,6 +1,7 @@
 //! Inserting jobs, one or many, with their unique keys.
 
 use super::*;
+use crate::store::audit::{self, AuditAction, NewAuditEntry};
 
 /// Inserts one job and returns its id.
 ///
@@ -24,15 +25,72 @@ pub async fn insert_many(
     jobs: &[NewJob],
     now: DateTime<Utc>,
 ) -> Result<Vec<Uuid>, StoreError> {
+    insert_recorded(db, jobs, now, None).await
+}
+
+/// [`insert`] by an operator: the job and its `audit_log` entry (as created by `actor`) are
+/// written in one transaction.
+///
+/// # Errors
+///
+/// As [`insert`].
+pub async fn insert_by(
+    db: &Db,
+    job: &NewJob,
+    now: DateTime<Utc>,
+    actor: &str,
+) -> Result<Uuid, StoreError> {
+    let ids = insert_many_by(db, std::slice::from_ref(job), now, actor).await?;
+    ids.into_iter()
+        .next()
+        .ok_or_else(|| StoreError::Corrupt("insert returned no id".to_owned()))
+}
+
+/// [`insert_many`] by an operator: the jobs and one `audit_log` entry each (as created by
+/// `actor`) are written in one transaction, all or nothing.
+///
+/// # Errors
+///
+/// As [`insert_many`].
+pub async fn insert_many_by(
+    db: &Db,
+    jobs: &[NewJob],
+    now: DateTime<Utc>,
+    actor: &str,
+) -> Result<Vec<Uuid>, StoreError> {
+    insert_recorded(db, jobs, now, Some(actor)).await
+}
+
+async fn insert_recorded(
+    db: &Db,
+    jobs: &[NewJob],
+    now: DateTime<Utc>,
+    actor: Option<&str>,
+) -> Result<Vec<Uuid>, StoreError> {
     if jobs.is_empty() {
         return Ok(Vec::new());
     }
     let result = match db {
-        Db::Postgres(pool) => insert_many_pg(pool, jobs, now).await,
+        Db::Postgres(pool) => match actor {
+            None => insert_many_pg(pool, jobs, now).await,
+            Some(actor) => {
+                async {
+                    let mut tx = pool.begin().await?;
+                    let ids = insert_many_pg(&mut *tx, jobs, now).await?;
+                    audit::record_pg(&mut tx, &created(jobs, &ids, actor), now).await?;
+                    tx.commit().await?;
+                    Ok(ids)
+                }
+                .await
+            }
+        },
         Db::Sqlite(pool) => {
             async {
                 let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
                 let ids = insert_many_sqlite(&mut tx, jobs, now).await?;
+                if let Some(actor) = actor {
+                    audit::record_sqlite(&mut tx, &created(jobs, &ids, actor), now).await?;
+                }
                 tx.commit().await?;
                 Ok(ids)
             }
@@ -45,6 +103,20 @@ pub async fn insert_many(
         }
         other => other,
     }
+}
+
+/// The `job.create` entries of jobs just inserted.
+fn created<'a>(jobs: &'a [NewJob], ids: &[Uuid], actor: &'a str) -> Vec<NewAuditEntry<'a>> {
+    jobs.iter()
+        .zip(ids)
+        .map(|(job, id)| NewAuditEntry {
+            actor,
+            action: AuditAction::JobCreate,
+            job_id: Some(*id),
+            job_type: Some(&job.job_type),
+            detail: serde_json::json!({"priority": job.priority}),
+        })
+        .collect()
 }
 
 /// [`insert_many`] on any PostgreSQL executor, so callers can add jobs to their transaction.

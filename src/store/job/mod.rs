@@ -7,7 +7,7 @@ mod operator;
 mod queue;
 
 pub use cycle::{claim, settle, settle_and_claim};
-pub use insert::{insert, insert_many, live_with_unique_key};
+pub use insert::{insert, insert_by, insert_many, insert_many_by, live_with_unique_key};
 pub(crate) use insert::{insert_many_pg, insert_many_sqlite};
 pub use lease::{discard_exhausted, fail_runnable_of_type, renew, rescue_expired, runnable_types};
 pub use operator::{cancel, get, list, notify, requeue, requeue_dead_letters, ListFilter};

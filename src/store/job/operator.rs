@@ -1,6 +1,7 @@
 //! What operators and the CLI do with jobs: read, list, requeue, cancel, notify.
 
 use super::*;
+use crate::store::audit::{self, AuditAction, NewAuditEntry};
 
 /// One job by id.
 ///
@@ -92,40 +93,32 @@ macro_rules! requeue_set {
 }
 
 /// Puts a `FAILED`, `DEAD_LETTER` or `CANCELLED` job back to `PENDING` with its attempts
-/// reset. Returns whether it was in such a state.
+/// reset, recorded in `audit_log` as done by `actor` in the same transaction. Returns whether
+/// it was in such a state.
 ///
 /// # Errors
 ///
 /// The database failed.
-pub async fn requeue(db: &Db, id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError> {
+pub async fn requeue(
+    db: &Db,
+    id: Uuid,
+    now: DateTime<Utc>,
+    actor: &str,
+) -> Result<bool, StoreError> {
     let sql = concat!(
         requeue_set!(),
         "WHERE id = $2 AND status IN ('FAILED', 'DEAD_LETTER', 'CANCELLED')
-         RETURNING job_type"
+         RETURNING id, job_type"
     );
-    let job_type: Option<String> = match db {
-        Db::Postgres(pool) => {
-            sqlx::query_scalar(sql)
-                .bind(now)
-                .bind(id)
-                .fetch_optional(pool)
-                .await?
-        }
-        Db::Sqlite(pool) => {
-            sqlx::query_scalar(sql)
-                .bind(ts(now))
-                .bind(id.to_string())
-                .fetch_optional(pool)
-                .await?
-        }
-    };
-    if let Some(job_type) = &job_type {
+    let done = change_one(db, sql, id, now, actor, AuditAction::JobRetry).await?;
+    if let Some(job_type) = &done {
         notify(db, job_type).await?;
     }
-    Ok(job_type.is_some())
+    Ok(done.is_some())
 }
 
-/// Requeues every dead-lettered job, of one type or of all. Returns how many.
+/// Requeues every dead-lettered job, of one type or of all, each recorded in `audit_log` as
+/// done by `actor` in the same transaction. Returns the job type of each job requeued.
 ///
 /// # Errors
 ///
@@ -134,29 +127,44 @@ pub async fn requeue_dead_letters(
     db: &Db,
     job_type: Option<&str>,
     now: DateTime<Utc>,
+    actor: &str,
 ) -> Result<Vec<String>, StoreError> {
     let sql = concat!(
         requeue_set!(),
         "WHERE status = 'DEAD_LETTER' AND ($2 IS NULL OR job_type = $2)
-         RETURNING job_type"
+         RETURNING id, job_type"
     );
-    let types: Vec<String> = match db {
+    let action = AuditAction::JobRequeueDeadLetter;
+    let moved: Vec<(Uuid, String)> = match db {
         Db::Postgres(pool) => {
             let sql = sql.replace("$2 IS NULL", "$2::text IS NULL");
-            sqlx::query_scalar(&sql)
+            let mut tx = pool.begin().await?;
+            let moved: Vec<(Uuid, String)> = sqlx::query_as(&sql)
                 .bind(now)
                 .bind(job_type)
-                .fetch_all(pool)
-                .await?
+                .fetch_all(&mut *tx)
+                .await?;
+            audit::record_pg(&mut tx, &entries(&moved, actor, action), now).await?;
+            tx.commit().await?;
+            moved
         }
         Db::Sqlite(pool) => {
-            sqlx::query_scalar(sql)
+            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+            let rows: Vec<(String, String)> = sqlx::query_as(sql)
                 .bind(ts(now))
                 .bind(job_type)
-                .fetch_all(pool)
-                .await?
+                .fetch_all(&mut *tx)
+                .await?;
+            let moved = rows
+                .into_iter()
+                .map(|(id, t)| Ok((uuid_of(&id)?, t)))
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            audit::record_sqlite(&mut tx, &entries(&moved, actor, action), now).await?;
+            tx.commit().await?;
+            moved
         }
     };
+    let types: Vec<String> = moved.into_iter().map(|(_, t)| t).collect();
     let mut distinct = types.clone();
     distinct.sort();
     distinct.dedup();
@@ -166,33 +174,83 @@ pub async fn requeue_dead_letters(
     Ok(types)
 }
 
-/// Cancels a job that has not ended. A running attempt goes on, but its outcome is no longer
-/// recorded. Returns whether the job was live.
+/// Cancels a job that has not ended, recorded in `audit_log` as done by `actor` in the same
+/// transaction. A running attempt goes on, but its outcome is no longer recorded. Returns
+/// whether the job was live.
 ///
 /// # Errors
 ///
 /// The database failed.
-pub async fn cancel(db: &Db, id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError> {
+pub async fn cancel(
+    db: &Db,
+    id: Uuid,
+    now: DateTime<Utc>,
+    actor: &str,
+) -> Result<bool, StoreError> {
     let sql = "UPDATE job_queue
          SET status = 'CANCELLED', processed_at = $1, updated_at = $1,
              lease_id = NULL, lease_expires_at = NULL,
              error = COALESCE(error, 'cancelled by an operator')
-         WHERE id = $2 AND status IN ('PENDING', 'RETRY', 'PROCESSING')";
-    let done = match db {
-        Db::Postgres(pool) => sqlx::query(sql)
-            .bind(now)
-            .bind(id)
-            .execute(pool)
-            .await?
-            .rows_affected(),
-        Db::Sqlite(pool) => sqlx::query(sql)
-            .bind(ts(now))
-            .bind(id.to_string())
-            .execute(pool)
-            .await?
-            .rows_affected(),
-    };
-    Ok(done == 1)
+         WHERE id = $2 AND status IN ('PENDING', 'RETRY', 'PROCESSING')
+         RETURNING id, job_type";
+    let done = change_one(db, sql, id, now, actor, AuditAction::JobCancel).await?;
+    Ok(done.is_some())
+}
+
+/// Runs `sql` (`$1` now, `$2` the job's id, returning its id and type) and records `action` on
+/// the job it changed, in one transaction. Returns the job's type if it changed one.
+async fn change_one(
+    db: &Db,
+    sql: &str,
+    id: Uuid,
+    now: DateTime<Utc>,
+    actor: &str,
+    action: AuditAction,
+) -> Result<Option<String>, StoreError> {
+    match db {
+        Db::Postgres(pool) => {
+            let mut tx = pool.begin().await?;
+            let row: Option<(Uuid, String)> = sqlx::query_as(sql)
+                .bind(now)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let moved: Vec<(Uuid, String)> = row.into_iter().collect();
+            audit::record_pg(&mut tx, &entries(&moved, actor, action), now).await?;
+            tx.commit().await?;
+            Ok(moved.into_iter().next().map(|(_, t)| t))
+        }
+        Db::Sqlite(pool) => {
+            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+            let row: Option<(String, String)> = sqlx::query_as(sql)
+                .bind(ts(now))
+                .bind(id.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+            let moved: Vec<(Uuid, String)> = row.into_iter().map(|(_, t)| (id, t)).collect();
+            audit::record_sqlite(&mut tx, &entries(&moved, actor, action), now).await?;
+            tx.commit().await?;
+            Ok(moved.into_iter().next().map(|(_, t)| t))
+        }
+    }
+}
+
+/// One audit entry per changed job.
+fn entries<'a>(
+    moved: &'a [(Uuid, String)],
+    actor: &'a str,
+    action: AuditAction,
+) -> Vec<NewAuditEntry<'a>> {
+    moved
+        .iter()
+        .map(|(id, job_type)| NewAuditEntry {
+            actor,
+            action,
+            job_id: Some(*id),
+            job_type: Some(job_type),
+            detail: serde_json::json!({}),
+        })
+        .collect()
 }
 
 /// Wakes the pools of `job_type` on every node (PostgreSQL; SQLite pools poll).

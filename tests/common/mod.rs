@@ -2,6 +2,8 @@
 //! handler, and waiting on conditions.
 #![allow(dead_code)]
 
+pub mod smtp;
+
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};

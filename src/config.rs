@@ -3,6 +3,7 @@
 //!
 //! Values are checked at start-up; a bad one stops the service with a message naming its key.
 
+pub mod alerts;
 pub mod cleanup;
 pub mod reminders;
 
@@ -16,6 +17,7 @@ use serde_json::Value;
 use crate::job::{payload, Backoff};
 use crate::schedule::Schedule;
 
+pub use alerts::AlertsConfig;
 pub use cleanup::CleanupConfig;
 pub use reminders::RemindersConfig;
 
@@ -72,6 +74,9 @@ pub struct Config {
     /// How `SEND_REMINDER` decides and delivers.
     #[serde(default)]
     pub reminders: RemindersConfig,
+    /// Alert rules maintenance evaluates, and where firing alerts go.
+    #[serde(default)]
+    pub alerts: AlertsConfig,
 }
 
 /// Where the jobs live.
@@ -359,6 +364,7 @@ impl Config {
         }
         self.cleanup.validate()?;
         self.reminders.validate()?;
+        self.alerts.validate()?;
         Ok(())
     }
 
@@ -628,6 +634,18 @@ pub mod optional_duration {
         super::parse_duration(&text)
             .map(Some)
             .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Asserts that each TOML layer of `cases` is refused with an error naming its key.
+#[cfg(test)]
+#[track_caller]
+pub(crate) fn assert_refused(cases: &[(&str, &str)]) {
+    for (layer, key) in cases {
+        match Config::from_toml_layers(&[layer]) {
+            Ok(_) => panic!("accepted: {layer}"),
+            Err(err) => assert!(err.to_string().contains(key), "{layer}: {err}"),
+        }
     }
 }
 

@@ -6,12 +6,14 @@
 //! the `job` module for the vocabulary and the job lifecycle.
 
 pub mod actors;
+pub mod alerts;
 pub mod bench;
 pub mod cgm;
 pub mod cli;
 pub mod config;
 pub mod handlers;
 pub mod job;
+pub mod metrics;
 pub mod notify;
 pub mod report;
 pub mod schedule;

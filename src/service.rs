@@ -89,6 +89,11 @@ impl Service {
         }
     }
 
+    /// Every metric of this process in the Prometheus text format (see [`crate::metrics`]).
+    pub async fn metrics_text(&self) -> String {
+        crate::metrics::render(&self.db, &self.pools).await
+    }
+
     /// How many actors were restarted after their mailbox closed.
     pub async fn restarts(&self) -> u64 {
         self.supervisor.send(GetRestarts).await.unwrap_or(0)

@@ -25,6 +25,7 @@ pub struct Maintenance {
     busy: bool,
     tick: u32,
     failing: bool,
+    alerts: Option<crate::alerts::Evaluator>,
 }
 
 impl Maintenance {
@@ -45,10 +46,20 @@ impl Maintenance {
             busy: false,
             tick: 0,
             failing: false,
+            alerts: None,
         }
     }
 
+    /// Also evaluates alert rules, each `alerts.interval`.
+    pub fn with_alerts(mut self, alerts: crate::alerts::Evaluator) -> Self {
+        self.alerts = Some(alerts);
+        self
+    }
+
     fn run(&mut self, ctx: &mut Context<Self>) {
+        if let Some(alerts) = &mut self.alerts {
+            alerts.tick(&self.db);
+        }
         if self.busy {
             return;
         }
@@ -90,6 +101,7 @@ impl Pass {
     async fn run(self, slow: bool) -> Result<Vec<String>, StoreError> {
         let now = Utc::now();
         let rescued = jobs::rescue_expired(&self.db, now).await?;
+        crate::metrics::global().rescued(&rescued);
         let mut woken = Vec::new();
         for job in &rescued {
             warn!(

@@ -101,6 +101,7 @@ pub struct Pool {
     drained: Option<oneshot::Sender<()>>,
     rate: Option<TokenBucket>,
     outage_since: Option<Instant>,
+    metrics: Arc<crate::metrics::JobTypeMetrics>,
 }
 
 impl Pool {
@@ -131,6 +132,7 @@ impl Pool {
             drained: None,
             rate,
             outage_since: None,
+            metrics: crate::metrics::global().job_type(job_type),
         }
     }
 
@@ -223,6 +225,7 @@ impl Pool {
         };
         self.database_ok();
         report_superseded(&outcomes, &done.applied);
+        self.metrics.record_settled(&outcomes, &done.applied);
         let full = budget > 0 && u32::try_from(done.claimed.len()).unwrap_or(u32::MAX) >= budget;
         if let Some(rate) = &mut self.rate {
             rate.take(done.claimed.len());
@@ -247,6 +250,7 @@ impl Pool {
         );
         let queue_ms = (claimed_at - job.run_at).num_milliseconds().max(0);
         span.in_scope(|| debug!(queue_ms, "job started"));
+        self.metrics.observe_queue(claimed_at - job.run_at);
 
         let context = JobContext {
             db: self.db.clone(),
@@ -589,6 +593,7 @@ impl Handler<Finished> for Pool {
         let Some(run) = current.then(|| self.running.remove(&msg.id)).flatten() else {
             return;
         };
+        self.metrics.observe_run(msg.elapsed);
         let elapsed_ms = u64::try_from(msg.elapsed.as_millis()).unwrap_or(u64::MAX);
         let settlement = self.settlement(&run.job, msg.outcome, Utc::now());
         log_outcome(&run.job, &settlement, elapsed_ms);

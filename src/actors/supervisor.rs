@@ -134,8 +134,10 @@ impl Supervisor {
         let m = self.config.maintenance.clone();
         let known = self.handlers.job_types();
         let (db, directory) = (self.aux_db(), self.directory.clone());
+        let alerts = (self.config.alerts.clone(), self.node.clone());
         Maintenance::start_in_arbiter(&self.aux.handle(), move |_| {
             Maintenance::new(db(), m.interval, m.unknown_type_after, known, directory)
+                .with_alerts(crate::alerts::Evaluator::new(alerts.0, &alerts.1))
         })
     }
 
@@ -191,6 +193,7 @@ impl Supervisor {
 
     fn note_restart(&mut self, child: &str) {
         self.restarts += 1;
+        crate::metrics::global().actor_restarted(child);
         error!(
             actor = child,
             restarts = self.restarts,

@@ -100,6 +100,7 @@ pub async fn import(
             (inserted, job_ids[0])
         }
     };
+    crate::metrics::global().enqueued(&job.job_type, 1);
     Ok(Imported {
         inserted,
         skipped: total.saturating_sub(inserted),

@@ -132,3 +132,35 @@ pub async fn failed_jobs(db: &Db) -> Result<Vec<FailureGroup>, StoreError> {
         }
     })
 }
+
+/// Jobs of one type in one status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueueDepth {
+    pub job_type: String,
+    pub status: String,
+    pub count: i64,
+}
+
+/// How many jobs each type has in each status, in one `GROUP BY` (a scan of `job_queue`).
+///
+/// # Errors
+///
+/// The database failed.
+pub async fn queue_depth(db: &Db) -> Result<Vec<QueueDepth>, StoreError> {
+    let sql = "SELECT job_type, status, COUNT(*) AS count
+               FROM job_queue
+               GROUP BY job_type, status
+               ORDER BY job_type, status";
+    let rows: Vec<(String, String, i64)> = match db {
+        Db::Postgres(pool) => sqlx::query_as(sql).fetch_all(pool).await?,
+        Db::Sqlite(pool) => sqlx::query_as(sql).fetch_all(pool).await?,
+    };
+    Ok(rows
+        .into_iter()
+        .map(|(job_type, status, count)| QueueDepth {
+            job_type,
+            status,
+            count,
+        })
+        .collect())
+}

@@ -1,6 +1,7 @@
-//! Alert rules on both backends: each kind fires and resolves against real rows, only one of
-//! two racing nodes flips an alert, and a running service sends a firing alert to a real local
-//! webhook and a real SMTP server once, and once more only after it resolved and fired again.
+//! Alert rules on both backends: each kind fires (and is sent once) and resolves against real
+//! rows, a rule disabled or taken out of the config resolves, only one of two racing nodes
+//! flips an alert, and a running service sends a firing alert to a real local webhook and a
+//! real SMTP server once, and once more only after it resolved and fired again.
 
 mod common;
 
@@ -156,7 +157,9 @@ fn by_rule(alerts: &[Alert]) -> Vec<(String, bool, f64)> {
 
 async fn every_rule_fires_and_resolves(test: &TestDb) {
     let db = test.open();
-    let config = test.config(&format!("{NO_DEFAULT_RULES}{RULES}"));
+    let (url, received) = webhook().await;
+    let hook = format!("[alerts.webhook]\nurl = \"{url}\"\n");
+    let config = test.config(&format!("{NO_DEFAULT_RULES}{RULES}{hook}"));
     let notifier = Notifier::new(&config.alerts, "node-a");
     let t0 = Utc::now().trunc_subsecs(3);
     rows_for_every_rule(&db, t0).await;
@@ -169,6 +172,7 @@ async fn every_rule_fires_and_resolves(test: &TestDb) {
         .expect("evaluate again");
     let firing = alert_store::list(&db).await.expect("list");
     let active = alerts::active(&db).await.expect("active alerts");
+    let sent = rules_sent(&received);
     execute(
         &db,
         &format!(
@@ -186,10 +190,14 @@ async fn every_rule_fires_and_resolves(test: &TestDb) {
         .expect("evaluate later");
     let quiet = alert_store::list(&db).await.expect("list");
     let active_later = alerts::active(&db).await.expect("active alerts");
+    let sent_in_all = rules_sent(&received);
 
     assert_eq!(fired.len(), 4, "{fired:?}");
     assert!(fired.iter().all(|c| c.firing), "{fired:?}");
     assert!(again.is_empty(), "{again:?}");
+    // Each rule sent once though evaluated twice while firing; resolving sends nothing.
+    assert_eq!(sent, ["fails", "slow", "stuck", "waiting"]);
+    assert_eq!(sent_in_all, sent);
     let expected = |on: bool| {
         vec![
             ("fails".to_owned(), on, 2.0),
@@ -245,10 +253,11 @@ async fn only_one_node_flips_an_alert(test: &TestDb) {
     assert_eq!(changes, vec![1; 6]);
 }
 
-async fn a_rule_no_longer_enabled_resolves(test: &TestDb) {
+async fn rules_disabled_or_removed_resolve(test: &TestDb) {
     let db = test.open();
     let rule = "[alerts.rules.any]\nkind = \"backlog\"\nthreshold = 0\n";
-    let on = test.config(&format!("{NO_DEFAULT_RULES}{rule}"));
+    let gone = "[alerts.rules.gone]\nkind = \"backlog\"\nthreshold = 0\n";
+    let on = test.config(&format!("{NO_DEFAULT_RULES}{gone}{rule}"));
     let off = test.config(&format!("{NO_DEFAULT_RULES}{rule}enabled = false\n"));
     let notifier = Notifier::new(&on.alerts, "node");
     let t0 = Utc::now();
@@ -263,10 +272,10 @@ async fn a_rule_no_longer_enabled_resolves(test: &TestDb) {
         .expect("evaluate");
     let left = alerts::active(&db).await.expect("active alerts");
 
-    assert_eq!(fired.len(), 1, "{fired:?}");
-    assert_eq!(listed.len(), 1, "{listed:?}");
-    assert_eq!(resolved.len(), 1, "{resolved:?}");
-    assert!(!resolved[0].firing, "{resolved:?}");
+    assert_eq!(fired.len(), 2, "{fired:?}");
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert_eq!(resolved.len(), 2, "{resolved:?}");
+    assert!(resolved.iter().all(|c| !c.firing), "{resolved:?}");
     assert!(left.is_empty(), "{left:?}");
 }
 
@@ -290,6 +299,17 @@ async fn webhook() -> (String, Arc<Mutex<Vec<Value>>>) {
         }
     });
     (url, received)
+}
+
+/// The rules of the notices received, sorted.
+fn rules_sent(received: &Mutex<Vec<Value>>) -> Vec<String> {
+    let bodies = received.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut rules: Vec<String> = bodies
+        .iter()
+        .map(|b| b["rule"].as_str().unwrap_or("?").to_owned())
+        .collect();
+    rules.sort();
+    rules
 }
 
 fn count(received: &Mutex<Vec<Value>>) -> usize {
@@ -378,6 +398,6 @@ async fn firing_alert_is_sent_once_until_resolved(test: &TestDb) {
 on_both_backends!(
     every_rule_fires_and_resolves,
     only_one_node_flips_an_alert,
-    a_rule_no_longer_enabled_resolves,
+    rules_disabled_or_removed_resolve,
     firing_alert_is_sent_once_until_resolved,
 );

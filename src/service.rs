@@ -94,6 +94,15 @@ impl Service {
         crate::metrics::render(&self.db, &self.pools).await
     }
 
+    /// The alerts firing now, the most recently fired first (see [`crate::alerts::active`]).
+    ///
+    /// # Errors
+    ///
+    /// The database failed or a row is corrupt.
+    pub async fn active_alerts(&self) -> Result<Vec<crate::alerts::Alert>, StoreError> {
+        crate::alerts::active(&self.db).await
+    }
+
     /// How many actors were restarted after their mailbox closed.
     pub async fn restarts(&self) -> u64 {
         self.supervisor.send(GetRestarts).await.unwrap_or(0)

@@ -362,6 +362,7 @@ async fn firing_alert_is_sent_once_until_resolved(test: &TestDb) {
     // Ten more evaluations while the alert keeps firing.
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let while_firing = count(&received);
+    let listed = service.active_alerts().await.expect("active alerts");
     jobs::cancel(&db, first, Utc::now()).await.expect("cancel");
     common::wait_until(Duration::from_secs(10), "the alert resolved", || async {
         !is_firing(&db, "waiting").await
@@ -377,6 +378,8 @@ async fn firing_alert_is_sent_once_until_resolved(test: &TestDb) {
     let mail = sink.output();
 
     assert_eq!((while_firing, after_resolving), (1, 1));
+    let listed: Vec<&str> = listed.iter().map(|a| a.rule.as_str()).collect();
+    assert_eq!(listed, ["waiting"]);
     let bodies = received
         .lock()
         .unwrap_or_else(PoisonError::into_inner)

@@ -19,7 +19,7 @@ use std::sync::{Arc, LazyLock, PoisonError, RwLock};
 use std::time::Duration;
 
 pub use histogram::Histogram;
-pub use render::{render, render_text, Scrape};
+pub use render::{render, render_text, Scrape, CONTENT_TYPE};
 
 use crate::job::JobStatus;
 use crate::store::job::{Rescued, Settlement};

@@ -13,6 +13,9 @@ use crate::actors::PoolDirectory;
 use crate::store::stats::{self, QueueDepth};
 use crate::store::Db;
 
+/// The `Content-Type` of the text [`render`] returns.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
 /// What a scrape reads besides the registry: the running pools and the database.
 #[derive(Debug, Clone, Default)]
 pub struct Scrape {

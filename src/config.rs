@@ -3,6 +3,7 @@
 //!
 //! Values are checked at start-up; a bad one stops the service with a message naming its key.
 
+pub mod alerts;
 pub mod cleanup;
 pub mod http;
 pub mod reminders;
@@ -18,6 +19,7 @@ use crate::job::sensitive::{PayloadKey, KEY_ENV};
 use crate::job::{payload, Backoff};
 use crate::schedule::Schedule;
 
+pub use alerts::AlertsConfig;
 pub use cleanup::CleanupConfig;
 pub use http::HttpConfig;
 pub use reminders::RemindersConfig;
@@ -81,6 +83,9 @@ pub struct Config {
     /// The key of sensitive payload fields, from `A1C_JOBS_PAYLOAD_KEY` (never from a file).
     #[serde(skip)]
     pub payload_key: Option<PayloadKey>,
+    /// Alert rules maintenance evaluates, and where firing alerts go.
+    #[serde(default)]
+    pub alerts: AlertsConfig,
 }
 
 /// Where the jobs live.
@@ -378,6 +383,7 @@ impl Config {
         self.cleanup.validate()?;
         self.reminders.validate()?;
         self.http.validate()?;
+        self.alerts.validate()?;
         Ok(())
     }
 
@@ -653,6 +659,18 @@ pub mod optional_duration {
         super::parse_duration(&text)
             .map(Some)
             .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Asserts that each TOML layer of `cases` is refused with an error naming its key.
+#[cfg(test)]
+#[track_caller]
+pub(crate) fn assert_refused(cases: &[(&str, &str)]) {
+    for (layer, key) in cases {
+        match Config::from_toml_layers(&[layer]) {
+            Ok(_) => panic!("accepted: {layer}"),
+            Err(err) => assert!(err.to_string().contains(key), "{layer}: {err}"),
+        }
     }
 }
 

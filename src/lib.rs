@@ -6,6 +6,7 @@
 //! the `job` module for the vocabulary and the job lifecycle.
 
 pub mod actors;
+pub mod alerts;
 pub mod bench;
 pub mod cgm;
 pub mod cli;
@@ -14,6 +15,7 @@ pub mod handlers;
 pub mod http;
 pub mod intake;
 pub mod job;
+pub mod metrics;
 pub mod notify;
 pub mod report;
 pub mod schedule;

@@ -97,6 +97,20 @@ impl Service {
         }
     }
 
+    /// Every metric of this process in the Prometheus text format (see [`crate::metrics`]).
+    pub async fn metrics_text(&self) -> String {
+        crate::metrics::render(&self.db, &self.pools).await
+    }
+
+    /// The alerts firing now, the most recently fired first (see [`crate::alerts::active`]).
+    ///
+    /// # Errors
+    ///
+    /// The database failed or a row is corrupt.
+    pub async fn active_alerts(&self) -> Result<Vec<crate::alerts::Alert>, StoreError> {
+        crate::alerts::active(&self.db).await
+    }
+
     /// How many actors were restarted after their mailbox closed.
     pub async fn restarts(&self) -> u64 {
         self.supervisor.send(GetRestarts).await.unwrap_or(0)

@@ -40,6 +40,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/pools/{type}/resume"),
     ("put", "/api/pools/{type}/concurrency"),
     ("get", "/api/audit"),
+    ("get", "/api/alerts"),
+    ("get", "/metrics"),
 ];
 
 #[actix_rt::test]

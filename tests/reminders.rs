@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use a1c_jobs::config::RemindersConfig;
@@ -21,6 +20,7 @@ use a1c_jobs::store::reminder::{self, NewPreference, Preference};
 use a1c_jobs::store::{notification, user, Db};
 use a1c_jobs::Config;
 use chrono::{DateTime, TimeDelta, Utc};
+use common::smtp::SmtpSink;
 use common::TestDb;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
@@ -321,67 +321,6 @@ async fn disabled_and_unknown_preferences(test: &TestDb) {
 
     assert_eq!(completed(disabled)["skipped"], "disabled");
     assert!(matches!(missing, Outcome::Fail(_)), "{missing:?}");
-}
-
-/// A free local port (bound, then released).
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local addr").port()
-}
-
-/// The aiosmtpd sink, printing each message it receives to stdout; killed on drop.
-struct SmtpSink {
-    child: Child,
-    port: u16,
-}
-
-impl SmtpSink {
-    async fn start() -> Self {
-        let port = free_port();
-        let child = Command::new("python3")
-            .args([
-                "-u",
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-l",
-                &format!("127.0.0.1:{port}"),
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 -m aiosmtpd starts (pip install aiosmtpd)");
-        let sink = Self { child, port };
-        common::wait_until(
-            Duration::from_secs(20),
-            "the SMTP sink to listen",
-            || async {
-                tokio::net::TcpStream::connect(("127.0.0.1", port))
-                    .await
-                    .is_ok()
-            },
-        )
-        .await;
-        sink
-    }
-
-    /// Stops the sink and returns what it printed.
-    fn output(mut self) -> String {
-        self.child.kill().ok();
-        let mut text = String::new();
-        if let Some(mut out) = self.child.stdout.take() {
-            std::io::Read::read_to_string(&mut out, &mut text).ok();
-        }
-        self.child.wait().ok();
-        text
-    }
-}
-
-impl Drop for SmtpSink {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-    }
 }
 
 async fn email_reaches_a_real_smtp_server(test: &TestDb) {

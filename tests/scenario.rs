@@ -11,9 +11,7 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -32,6 +30,7 @@ use a1c_jobs::store::{notification, report, user, Db};
 use a1c_jobs::Config;
 use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
+use common::smtp::SmtpSink;
 use common::TestDb;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
@@ -336,80 +335,6 @@ fn expected_slots(plan: &Plan, zone: Tz, from: DateTime<Utc>, to: DateTime<Utc>)
 
 fn slot_text(slot: DateTime<Utc>) -> String {
     slot.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-/// A free local port (bound, then released).
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local addr").port()
-}
-
-/// The aiosmtpd sink; what it prints is collected as it arrives; killed on drop.
-struct SmtpSink {
-    child: Child,
-    port: u16,
-    printed: Arc<Mutex<String>>,
-}
-
-impl SmtpSink {
-    async fn start() -> Self {
-        let port = free_port();
-        let mut child = Command::new("python3")
-            .args(["-u", "-m", "aiosmtpd", "-n", "-l"])
-            .arg(format!("127.0.0.1:{port}"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 -m aiosmtpd starts (pip install aiosmtpd)");
-        let printed = Arc::new(Mutex::new(String::new()));
-        let stdout = child.stdout.take().expect("piped stdout");
-        let sink = Arc::clone(&printed);
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-            {
-                let mut text = sink.lock().unwrap_or_else(PoisonError::into_inner);
-                text.push_str(&line);
-                text.push('\n');
-            }
-        });
-        let sink = Self {
-            child,
-            port,
-            printed,
-        };
-        common::wait_until(Duration::from_secs(20), "the SMTP sink", || async {
-            tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-        })
-        .await;
-        sink
-    }
-
-    fn printed(&self) -> String {
-        self.printed
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    /// The messages received so far, each as the sink printed it.
-    fn messages(&self) -> Vec<String> {
-        self.printed()
-            .split("---------- MESSAGE FOLLOWS ----------")
-            .skip(1)
-            .map(str::to_owned)
-            .collect()
-    }
-}
-
-impl Drop for SmtpSink {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-    }
 }
 
 /// One push request as the receiver saw it.

@@ -37,6 +37,7 @@ pub struct Maintenance {
     busy: bool,
     tick: u32,
     failing: bool,
+    alerts: Option<crate::alerts::Evaluator>,
 }
 
 impl Maintenance {
@@ -59,10 +60,20 @@ impl Maintenance {
             busy: false,
             tick: 0,
             failing: false,
+            alerts: None,
         }
     }
 
+    /// Also evaluates alert rules, each `alerts.interval`.
+    pub fn with_alerts(mut self, alerts: crate::alerts::Evaluator) -> Self {
+        self.alerts = Some(alerts);
+        self
+    }
+
     fn run(&mut self, ctx: &mut Context<Self>) {
+        if let Some(alerts) = &mut self.alerts {
+            alerts.tick(&self.db);
+        }
         if self.busy {
             return;
         }
@@ -107,6 +118,7 @@ impl Pass {
         let now = Utc::now();
         node::heartbeat(&self.db, &self.node.name, self.node.started_at, now).await?;
         let rescued = jobs::rescue_expired(&self.db, now).await?;
+        crate::metrics::global().rescued(&rescued);
         let mut woken = Vec::new();
         for job in &rescued {
             warn!(

@@ -114,6 +114,7 @@ pub struct Pool {
     control: Option<control::Control>,
     reading_control: bool,
     sensitive: Sensitive,
+    metrics: Arc<crate::metrics::JobTypeMetrics>,
 }
 
 impl Pool {
@@ -147,6 +148,7 @@ impl Pool {
             control: None,
             reading_control: false,
             sensitive: Sensitive::default(),
+            metrics: crate::metrics::global().job_type(job_type),
         }
     }
 
@@ -246,6 +248,7 @@ impl Pool {
         };
         self.database_ok();
         report_superseded(&outcomes, &done.applied);
+        self.metrics.record_settled(&outcomes, &done.applied);
         let full = budget > 0 && u32::try_from(done.claimed.len()).unwrap_or(u32::MAX) >= budget;
         if let Some(rate) = &mut self.rate {
             rate.take(done.claimed.len());
@@ -270,6 +273,7 @@ impl Pool {
         );
         let queue_ms = (claimed_at - job.run_at).num_milliseconds().max(0);
         span.in_scope(|| debug!(queue_ms, "job started"));
+        self.metrics.observe_queue(claimed_at - job.run_at);
 
         let mut plain = job.clone();
         let opened = self.sensitive.open(&plain.job_type, &mut plain.payload);
@@ -618,6 +622,7 @@ impl Handler<Finished> for Pool {
         let Some(run) = current.then(|| self.running.remove(&msg.id)).flatten() else {
             return;
         };
+        self.metrics.observe_run(msg.elapsed);
         let elapsed_ms = u64::try_from(msg.elapsed.as_millis()).unwrap_or(u64::MAX);
         let settlement = self.settlement(&run.job, msg.outcome, Utc::now());
         log_outcome(&run.job, &settlement, elapsed_ms);

@@ -168,6 +168,7 @@ pub async fn fire_due(
         .priority(entry.config.priority);
         if let Some(job_id) = schedule_run::fire(db, &entry.name, fire_at, &job, now).await? {
             info!(schedule = %entry.name, %job_id, fire_at = %fire_at, "schedule fired");
+            crate::metrics::global().schedule_fired(&entry.name, &entry.config.job_type);
             fired.push(entry.config.job_type.clone());
         }
     }

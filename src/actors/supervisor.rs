@@ -143,7 +143,9 @@ impl Supervisor {
             name: self.node.clone(),
             started_at: self.started_at,
         };
+        let alerts = self.config.alerts.clone();
         Maintenance::start_in_arbiter(&self.aux.handle(), move |_| {
+            let evaluator = crate::alerts::Evaluator::new(alerts, &node.name);
             Maintenance::new(
                 db(),
                 node,
@@ -152,6 +154,7 @@ impl Supervisor {
                 known,
                 directory,
             )
+            .with_alerts(evaluator)
         })
     }
 
@@ -207,6 +210,7 @@ impl Supervisor {
 
     fn note_restart(&mut self, child: &str) {
         self.restarts += 1;
+        crate::metrics::global().actor_restarted(child);
         error!(
             actor = child,
             restarts = self.restarts,

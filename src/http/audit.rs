@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::params::Params;
 use super::error::{ApiError, ErrorBody};
+use super::params::Params;
 use super::AppState;
 use crate::store::audit::{self, AuditEntry, AuditFilter};
 

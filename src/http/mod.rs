@@ -10,7 +10,8 @@
 //! - `/api/readings...`: log a reading with its calculation, import a file; `/api/users/{id}/...`:
 //!   estimates, reports and notifications; `/api/reports/{id}` (JSON or HTML).
 //! - `/api/pools...`: every pool with its operator control; pause, resume and resize a pool on
-//!   every node. `/api/audit`: the audit log of operator actions.
+//!   every node. `/api/audit`: the audit log of operator actions. `/api/alerts`: the firing
+//!   alerts. `/metrics`: Prometheus text.
 //! - `/api-docs/openapi.json` and `/swagger-ui/`: the OpenAPI document and its UI.
 //!
 //! Every route but `/health` and the dashboard's files needs a bearer token (see [`auth`]).
@@ -19,6 +20,7 @@
 //! Each resource lives in its own file with a `configure` function that registers its routes;
 //! [`routes`] calls them all, so a new resource adds one file and one line there.
 
+mod alerts;
 mod audit;
 pub mod auth;
 pub mod body;
@@ -26,6 +28,7 @@ pub mod dashboard;
 pub mod error;
 mod health;
 mod jobs;
+mod metrics;
 mod nodes;
 pub mod openapi;
 mod operator;
@@ -96,6 +99,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     reports::configure(cfg);
     pools::configure(cfg);
     audit::configure(cfg);
+    alerts::configure(cfg);
+    metrics::configure(cfg);
     openapi::configure(cfg);
 }
 

@@ -8,7 +8,8 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
-    audit, health, jobs, nodes, pools, readings, reports, schedules, stats, throughput, users, why,
+    alerts, audit, health, jobs, metrics, nodes, pools, readings, reports, schedules, stats,
+    throughput, users, why,
 };
 
 /// Where the document is served.
@@ -52,6 +53,8 @@ pub const DOCUMENT_PATH: &str = "/api-docs/openapi.json";
         pools::resume,
         pools::set_concurrency,
         audit::list,
+        alerts::list,
+        metrics::scrape,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),

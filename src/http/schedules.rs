@@ -6,8 +6,8 @@ use chrono::Utc;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::params::Params;
 use super::error::ApiError;
+use super::params::Params;
 use super::AppState;
 use crate::schedule::{upcoming, Upcoming};
 use crate::store::schedule_run;
@@ -46,7 +46,9 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let count = query.count.unwrap_or(DEFAULT_COUNT);
     if !(1..=MAX_COUNT).contains(&count) {
-        return Err(ApiError::BadRequest(format!("count: must be 1 to {MAX_COUNT}")));
+        return Err(ApiError::BadRequest(format!(
+            "count: must be 1 to {MAX_COUNT}"
+        )));
     }
     let now = Utc::now();
     let mut out = Vec::new();

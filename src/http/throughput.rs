@@ -5,8 +5,8 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::params::Params;
 use super::error::ApiError;
+use super::params::Params;
 use super::AppState;
 use crate::store::throughput::{self, Minute};
 
@@ -51,7 +51,9 @@ pub async fn per_minute(
 ) -> Result<HttpResponse, ApiError> {
     let minutes = query.minutes.unwrap_or(DEFAULT_MINUTES);
     if !(1..=MAX_MINUTES).contains(&minutes) {
-        return Err(ApiError::BadRequest(format!("minutes: must be 1 to {MAX_MINUTES}")));
+        return Err(ApiError::BadRequest(format!(
+            "minutes: must be 1 to {MAX_MINUTES}"
+        )));
     }
     let minutes = throughput::per_minute(&state.db, Utc::now(), minutes).await?;
     Ok(HttpResponse::Ok().json(Throughput { minutes }))

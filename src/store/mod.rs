@@ -6,6 +6,7 @@
 //! On SQLite, ids are hyphenated UUID text and timestamps are UTC text of fixed width
 //! (`YYYY-MM-DDTHH:MM:SS.sssZ`), so comparing the text compares the times.
 
+pub mod alert;
 pub mod audit;
 pub mod cleanup;
 pub mod estimate;

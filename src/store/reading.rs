@@ -61,6 +61,9 @@ pub async fn import(
         now,
     };
     let (inserted, job_id) = write(db, &batch, false).await?;
+    if job_id.is_some() {
+        crate::metrics::global().enqueued(&job.job_type, 1);
+    }
     Ok(Imported {
         inserted,
         skipped: total.saturating_sub(inserted),
@@ -91,7 +94,11 @@ pub async fn insert_with_job(
         job,
         now,
     };
-    Ok(write(db, &batch, true).await?.1)
+    let job_id = write(db, &batch, true).await?.1;
+    if job_id.is_some() {
+        crate::metrics::global().enqueued(&job.job_type, 1);
+    }
+    Ok(job_id)
 }
 
 /// Readings of one user and source, and the job enqueued with them.

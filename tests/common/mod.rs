@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod api;
+pub mod smtp;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -101,6 +101,10 @@ async fn insert_recorded(
         Err(StoreError::Database(err)) if is_unique_key_violation(&err) => {
             Err(unique_key_error(db, jobs).await)
         }
+        Ok(ids) => {
+            crate::metrics::global().enqueued_all(jobs.iter().map(|j| j.job_type.as_str()));
+            Ok(ids)
+        }
         other => other,
     }
 }

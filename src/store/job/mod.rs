@@ -1,6 +1,7 @@
 //! `job_queue`: insert, claim, renew, settle, rescue and the operator's verbs.
 
 mod cycle;
+pub mod health;
 mod insert;
 mod lease;
 mod operator;

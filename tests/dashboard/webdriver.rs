@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use tokio::process::{Child, Command};
 
 /// W3C's key for an element reference in a response.
-const ELEMENT_KEY: &str = "element-6066-11e4-a86a-4f1e2c8e4f23";
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// A chromedriver process and one browser session in it.
 pub struct Browser {
@@ -60,9 +60,14 @@ impl Browser {
             },
             "goog:loggingPrefs": {"browser": "ALL"},
         }}});
-        let created = send(&http, reqwest::Method::POST, &format!("{base}/session"), capabilities)
-            .await
-            .unwrap_or_else(|err| panic!("chromium did not start under chromedriver: {err}"));
+        let created = send(
+            &http,
+            reqwest::Method::POST,
+            &format!("{base}/session"),
+            capabilities,
+        )
+        .await
+        .unwrap_or_else(|err| panic!("chromium did not start under chromedriver: {err}"));
         let session = created["sessionId"]
             .as_str()
             .expect("new session answer has a session id")
@@ -156,7 +161,13 @@ impl Browser {
 
     /// Ends the session and chromedriver.
     pub async fn quit(mut self) {
-        let _ = send(&self.http, reqwest::Method::DELETE, &self.session, Value::Null).await;
+        let _ = send(
+            &self.http,
+            reqwest::Method::DELETE,
+            &self.session,
+            Value::Null,
+        )
+        .await;
         let _ = self.driver.kill().await;
     }
 }
@@ -165,11 +176,20 @@ impl Browser {
 async fn wait_ready(http: &reqwest::Client, base: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let status = send(http, reqwest::Method::GET, &format!("{base}/status"), Value::Null).await;
+        let status = send(
+            http,
+            reqwest::Method::GET,
+            &format!("{base}/status"),
+            Value::Null,
+        )
+        .await;
         if status.is_ok_and(|s| s["ready"] == Value::Bool(true)) {
             return;
         }
-        assert!(Instant::now() < deadline, "chromedriver did not start on {base}");
+        assert!(
+            Instant::now() < deadline,
+            "chromedriver did not start on {base}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -271,7 +271,8 @@ function renderThroughput(body) {
   const bottom = 22;
   const plotH = height - bottom - 8;
   const slot = (width - left) / minutes.length;
-  const peak = niceMax(Math.max(1, ...minutes.map((m) => m.completed + m.failed)));
+  // At least 2, so the half-way line is a whole number of jobs.
+  const peak = niceMax(Math.max(2, ...minutes.map((m) => m.completed + m.failed)));
   const y = (n) => 8 + plotH - (n / peak) * plotH;
   const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img",
     "aria-label": "jobs completed and failed per minute" });
@@ -280,7 +281,7 @@ function renderThroughput(body) {
       stroke: "#e2e5eb" }));
     const label = svg("text", { x: left - 6, y: y(tick) + 4, "text-anchor": "end",
       "font-size": 11, fill: "#6a7283" });
-    label.textContent = String(Math.round(tick));
+    label.textContent = Number.isInteger(tick) ? String(tick) : tick.toFixed(1);
     chart.append(label);
   }
   minutes.forEach((m, i) => {

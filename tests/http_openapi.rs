@@ -87,10 +87,30 @@ async fn document_is_openapi_3_and_lists_every_route() {
         "the document lists routes the test does not know"
     );
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    validate(&doc);
     assert_eq!(ui_status, StatusCode::OK);
     assert!(ui_page.contains("swagger"), "{ui_page}");
     api.stop().await;
     db.cleanup().await;
+}
+
+/// Checks `doc` with `openapi-spec-validator` (PyPI; `.ci/run` installs it), which validates
+/// against the OpenAPI schema of the document's version and resolves every `$ref`.
+fn validate(doc: &Value) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("openapi.json");
+    std::fs::write(&path, doc.to_string()).expect("write the document");
+    let run = std::process::Command::new("python3")
+        .args(["-m", "openapi_spec_validator"])
+        .arg(&path)
+        .output()
+        .expect("python3 runs");
+    let said =
+        String::from_utf8_lossy(&run.stdout).into_owned() + &String::from_utf8_lossy(&run.stderr);
+    assert!(
+        run.status.success(),
+        "the OpenAPI document does not validate (pip install openapi-spec-validator): {said}"
+    );
 }
 
 /// Every documented route answers (with a token) something other than "no such route".

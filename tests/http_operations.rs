@@ -133,10 +133,7 @@ async fn pools_are_paused_resized_and_resumed(db: &TestDb) {
     assert_eq!(actions, ["pool.resume", "pool.concurrency", "pool.pause"]);
     let actor = audit["entries"][0]["actor"].as_str().unwrap();
     assert!(actor.starts_with("token:"), "{actor}");
-    assert!(
-        !actor.contains(&token),
-        "the audit log never holds a token"
-    );
+    assert!(!actor.contains(&token), "the audit log never holds a token");
 }
 
 async fn metrics_nodes_schedules_and_throughput(db: &TestDb) {
@@ -197,7 +194,10 @@ async fn metrics_nodes_schedules_and_throughput(db: &TestDb) {
     // The counters are the process's, shared by both backends' tests in this binary.
     let completed = parsed.value("a1c_jobs_completed_total", &[("job_type", TEST_WORK)]);
     assert!(completed.is_some_and(|n| n >= 2.0), "{text}");
-    assert!(!parsed.samples("a1c_jobs_pool_in_flight").is_empty(), "{text}");
+    assert!(
+        !parsed.samples("a1c_jobs_pool_in_flight").is_empty(),
+        "{text}"
+    );
     let limit = parsed.value("a1c_jobs_pool_concurrency", &[("job_type", TEST_WORK)]);
     assert!(limit.is_some_and(|l| l >= 1.0), "{text}");
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);

@@ -16,6 +16,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// Which alerts to list.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AlertsQuery {
     /// With `true`, resolved alerts too (every rule's last state), firing ones first.
@@ -24,6 +25,7 @@ pub struct AlertsQuery {
 
 /// Firing alerts, most recently fired first.
 #[utoipa::path(
+    operation_id = "alerts_list",
     tag = "alerts",
     params(AlertsQuery),
     responses(

@@ -45,6 +45,7 @@ pub struct AuditPage {
 
 /// The audit log, newest first.
 #[utoipa::path(
+    operation_id = "audit_list",
     tag = "audit",
     params(AuditQuery),
     responses(

@@ -21,6 +21,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// The process is alive. Needs no token.
 #[utoipa::path(
+    operation_id = "health_health",
     tag = "health",
     security(()),
     responses((status = 200, description = "alive", body = Status))
@@ -32,6 +33,7 @@ pub async fn health() -> HttpResponse {
 
 /// The database is reachable and every migration this build knows is applied.
 #[utoipa::path(
+    operation_id = "health_ready",
     tag = "health",
     responses(
         (status = 200, description = "ready", body = Status),

@@ -127,6 +127,7 @@ pub struct Requeued {
 /// Enqueues one job. A payload that does not fit its type is a 400 naming the field, and
 /// nothing is written.
 #[utoipa::path(
+    operation_id = "jobs_create",
     tag = "jobs",
     request_body = CreateJob,
     responses(
@@ -151,6 +152,7 @@ pub async fn create(
 /// Enqueues jobs in one statement: all of them, or none when any is invalid (the error names
 /// its index and field) or a unique key is taken.
 #[utoipa::path(
+    operation_id = "jobs_create_batch",
     tag = "jobs",
     request_body = CreateBatch,
     responses(
@@ -184,6 +186,7 @@ pub async fn create_batch(
 
 /// One job: the seed's `status`, `error` and `processed_at`, and every other column.
 #[utoipa::path(
+    operation_id = "jobs_show",
     tag = "jobs",
     params(("id" = Uuid, Path, description = "job id")),
     responses(
@@ -204,6 +207,7 @@ pub async fn show(
 
 /// Jobs, newest first, filtered by status and type, a page at a time.
 #[utoipa::path(
+    operation_id = "jobs_list",
     tag = "jobs",
     params(ListQuery),
     responses(
@@ -241,6 +245,7 @@ pub async fn list(
 
 /// Requeues a `FAILED`, `DEAD_LETTER` or `CANCELLED` job: back to `PENDING`, attempts reset.
 #[utoipa::path(
+    operation_id = "jobs_retry",
     tag = "jobs",
     params(("id" = Uuid, Path, description = "job id")),
     responses(
@@ -270,6 +275,7 @@ pub async fn retry(
 /// Cancels a job that has not ended. A running attempt goes on, but its outcome is not
 /// recorded.
 #[utoipa::path(
+    operation_id = "jobs_cancel",
     tag = "jobs",
     params(("id" = Uuid, Path, description = "job id")),
     responses(
@@ -298,6 +304,7 @@ pub async fn cancel(
 
 /// Requeues every dead letter, of one type or of all.
 #[utoipa::path(
+    operation_id = "jobs_requeue_dead_letters",
     tag = "jobs",
     params(RequeueQuery),
     responses(

@@ -14,6 +14,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Metrics in the Prometheus text format. A database that cannot be read shows as
 /// `a1c_jobs_database_up 0`; the scrape itself still answers.
 #[utoipa::path(
+    operation_id = "metrics_scrape",
     tag = "health",
     responses((status = 200, description = "Prometheus text format", body = String))
 )]

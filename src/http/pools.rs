@@ -51,6 +51,7 @@ pub struct ConcurrencyBody {
 
 /// Every configured pool.
 #[utoipa::path(
+    operation_id = "pools_list",
     tag = "pools",
     responses((status = 200, description = "the pools", body = [PoolInfo]))
 )]
@@ -67,6 +68,7 @@ pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> 
 
 /// Stops every node from claiming jobs of the type; running jobs finish.
 #[utoipa::path(
+    operation_id = "pools_pause",
     tag = "pools",
     params(("type" = String, Path, description = "job type")),
     responses(
@@ -85,6 +87,7 @@ pub async fn pause(
 
 /// Lets every node claim jobs of the type again.
 #[utoipa::path(
+    operation_id = "pools_resume",
     tag = "pools",
     params(("type" = String, Path, description = "job type")),
     responses(
@@ -103,6 +106,7 @@ pub async fn resume(
 
 /// Sets how many jobs of the type run at once on each node; running jobs are never stopped.
 #[utoipa::path(
+    operation_id = "pools_set_concurrency",
     tag = "pools",
     params(("type" = String, Path, description = "job type")),
     request_body = ConcurrencyBody,

@@ -55,6 +55,7 @@ pub struct ImportQuery {
 /// Stores one reading (its user created if new) with an immediate CALCULATE_A1C job naming
 /// it, in one transaction.
 #[utoipa::path(
+    operation_id = "readings_create",
     tag = "readings",
     request_body = CreateReading,
     responses(
@@ -84,6 +85,7 @@ pub async fn create(
 /// Imports a CSV file sent as the body: every reading and one batch CALCULATE_A1C, or nothing
 /// when the file is broken (the error names the line).
 #[utoipa::path(
+    operation_id = "readings_import",
     tag = "readings",
     params(ImportQuery),
     request_body(content = String, content_type = "text/csv"),

@@ -27,6 +27,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// The report's period, ids and statistics (as `a1c-jobs report ID` prints them).
 #[utoipa::path(
+    operation_id = "reports_show",
     tag = "reports",
     params(("id" = Uuid, Path, description = "report id")),
     responses(
@@ -48,6 +49,7 @@ pub async fn show(
 
 /// The report's self-contained HTML page.
 #[utoipa::path(
+    operation_id = "reports_html",
     tag = "reports",
     params(("id" = Uuid, Path, description = "report id")),
     responses(

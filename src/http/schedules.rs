@@ -32,6 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// Every schedule, by name, with its next fire times and latest recorded fire.
 #[utoipa::path(
+    operation_id = "schedules_list",
     tag = "schedules",
     params(ScheduleQuery),
     responses(

@@ -27,7 +27,8 @@ pub struct Stats {
 }
 
 /// The seed's job status summary (24 h) and failed jobs analysis (7 days).
-#[utoipa::path(tag = "stats", responses((status = 200, description = "both", body = Stats)))]
+#[utoipa::path(
+    operation_id = "stats_all",tag = "stats", responses((status = 200, description = "both", body = Stats)))]
 #[get("/api/stats")]
 pub async fn all(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(Stats {
@@ -39,6 +40,7 @@ pub async fn all(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
 /// The seed's job status summary: jobs per type and status created in the last 24 hours, with
 /// their average processing time.
 #[utoipa::path(
+    operation_id = "stats_status_summary",
     tag = "stats",
     responses((status = 200, description = "summary", body = Vec<StatusSummary>))
 )]
@@ -49,6 +51,7 @@ pub async fn status_summary(state: web::Data<AppState>) -> Result<HttpResponse, 
 
 /// The seed's failed jobs analysis: `FAILED` jobs of the last 7 days by type and error.
 #[utoipa::path(
+    operation_id = "stats_failed_jobs",
     tag = "stats",
     responses((status = 200, description = "failures", body = Vec<FailureGroup>))
 )]
@@ -59,6 +62,7 @@ pub async fn failed_jobs(state: web::Data<AppState>) -> Result<HttpResponse, Api
 
 /// Jobs per type and status, over the whole table.
 #[utoipa::path(
+    operation_id = "stats_queue_depth",
     tag = "stats",
     responses((status = 200, description = "depth", body = Vec<Depth>))
 )]
@@ -69,6 +73,7 @@ pub async fn queue_depth(state: web::Data<AppState>) -> Result<HttpResponse, Api
 
 /// Per type with due jobs waiting: the oldest one's due time and how long it has waited.
 #[utoipa::path(
+    operation_id = "stats_oldest_runnable",
     tag = "stats",
     responses((status = 200, description = "oldest runnable", body = Vec<OldestRunnable>))
 )]

@@ -37,6 +37,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Jobs that became `COMPLETED`, or `FAILED` or `DEAD_LETTER`, in each of the last minutes
 /// (default the last hour), by their `processed_at`.
 #[utoipa::path(
+    operation_id = "throughput_per_minute",
     tag = "stats",
     params(ThroughputQuery),
     responses(

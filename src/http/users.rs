@@ -18,6 +18,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// The user's A1C estimates, newest first.
 #[utoipa::path(
+    operation_id = "users_estimates",
     tag = "users",
     params(("id" = Uuid, Path, description = "user id")),
     responses(
@@ -37,6 +38,7 @@ pub async fn estimates(
 
 /// The user's reports, without their statistics and pages (see `/api/reports/{id}`).
 #[utoipa::path(
+    operation_id = "users_reports",
     tag = "users",
     params(("id" = Uuid, Path, description = "user id")),
     responses(
@@ -55,6 +57,7 @@ pub async fn reports(
 
 /// The user's notifications: reminders and A1C threshold crossings.
 #[utoipa::path(
+    operation_id = "users_notifications",
     tag = "users",
     params(("id" = Uuid, Path, description = "user id")),
     responses(

@@ -64,6 +64,7 @@ pub struct PoolView {
 
 /// Registered by the jobs resource, under its path.
 #[utoipa::path(
+    operation_id = "why_why",
     tag = "jobs",
     params(("id" = Uuid, Path, description = "job id")),
     responses(

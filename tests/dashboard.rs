@@ -13,7 +13,7 @@ use a1c_jobs::store::Db;
 use common::api::Api;
 use common::{wait_until, TestDb};
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 use uuid::Uuid;
 use webdriver::Browser;
 
@@ -92,7 +92,7 @@ async fn the_board_loads_and_retries_a_dead_letter(db: &TestDb, backend: &str) {
     browser.click(&retry).await;
     let path = format!("/api/jobs/{dead}");
     wait_until(WAIT, "the retried job to be PENDING", || async {
-        api.get(&path).await.1["status"] == Value::from("PENDING")
+        api.get(&path).await.1["status"] == "PENDING"
     })
     .await;
     browser

@@ -1,8 +1,8 @@
 //! Bearer tokens: every route but `/health` (and the dashboard's files) needs
-//! `Authorization: Bearer <token>` with a token whose SHA-256 is in `[http] tokens`. The presented token is hashed and compared with every
-//! configured hash in constant time; a request without a valid token gets 401
-//! `{"error":"unauthorized"}`, whatever it asked for, so it learns nothing else (not even
-//! whether the route exists).
+//! `Authorization: Bearer <token>` with a token whose SHA-256 is in `[http] tokens`. The
+//! presented token is hashed and compared with every configured hash in constant time; a
+//! request without a valid token gets 401 `{"error":"unauthorized"}`, whatever it asked for,
+//! so it learns nothing else (not even whether the route exists).
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};

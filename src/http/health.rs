@@ -37,7 +37,11 @@ pub async fn health() -> HttpResponse {
     tag = "health",
     responses(
         (status = 200, description = "ready", body = Status),
-        (status = 503, description = "database unreachable or migrations pending", body = ErrorBody),
+        (
+            status = 503,
+            description = "database unreachable or migrations pending",
+            body = ErrorBody
+        ),
     )
 )]
 #[get("/ready")]

@@ -25,7 +25,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Nodes seen in the last 24 hours, by name; `alive` when seen within three maintenance ticks
 /// (at least 5 s).
 #[utoipa::path(
-    operation_id = "nodes_list",tag = "nodes", responses((status = 200, description = "nodes", body = Vec<Node>)))]
+    operation_id = "nodes_list",
+    tag = "nodes",
+    responses((status = 200, description = "nodes", body = Vec<Node>))
+)]
 #[get("/api/nodes")]
 pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let tick = state.config.maintenance.interval;

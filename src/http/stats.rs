@@ -28,7 +28,10 @@ pub struct Stats {
 
 /// The seed's job status summary (24 h) and failed jobs analysis (7 days).
 #[utoipa::path(
-    operation_id = "stats_all",tag = "stats", responses((status = 200, description = "both", body = Stats)))]
+    operation_id = "stats_all",
+    tag = "stats",
+    responses((status = 200, description = "both", body = Stats))
+)]
 #[get("/api/stats")]
 pub async fn all(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(Stats {

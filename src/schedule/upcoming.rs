@@ -77,7 +77,8 @@ mod tests {
     fn config(cron: &str, time_zone: &str) -> ScheduleConfig {
         let text = format!(
             "[schedules.s]\ncron = \"{cron}\"\ntime_zone = \"{time_zone}\"\n\
-             job_type = \"CLEANUP_DATA\"\npayload = {{ cleanup_type = \"archive\" }}"
+             job_type = \"CLEANUP_DATA\"\npayload = {{ cleanup_type = \"archive\", \
+             older_than_days = 30, tables = [\"job_queue\"] }}"
         );
         let config = crate::Config::from_toml_layers(&[&text]).expect("config");
         config.schedules["s"].clone()

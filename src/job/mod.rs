@@ -30,6 +30,8 @@
 
 mod backoff;
 pub mod payload;
+#[cfg(test)]
+mod payload_proptests;
 
 use std::fmt;
 use std::str::FromStr;

@@ -4,6 +4,7 @@ mod cycle;
 mod insert;
 mod lease;
 mod operator;
+mod unreadable;
 
 pub use cycle::{claim, settle, settle_and_claim};
 pub use insert::{insert, insert_many, live_with_unique_key};

@@ -1,0 +1,198 @@
+//! The database goes away under load: PostgreSQL restarts, then the service's backends are
+//! terminated. The service stays up, logs each outage once per actor, resumes within 5 s of
+//! the database coming back, loses nothing, and listens again: with polling set to 30 s, a
+//! job inserted after the outage is still picked up at once.
+
+use std::time::{Duration, Instant};
+
+use a1c_jobs::store::{job as jobs, Db};
+use chrono::Utc;
+use serde_json::json;
+use sqlx::Connection;
+
+use crate::audit::{doubles, ends, runs};
+use crate::common::{admin_url, wait_until, Backend};
+use crate::setup::{
+    enqueue, epoch, now_epoch, probe, report, rows, size, unfinished, Settings, World,
+};
+
+/// Polling this slow means a quick pickup can only come from a notification.
+const SLOW_POLL: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, Copy)]
+enum Outage {
+    Restart,
+    Terminate,
+}
+
+pub async fn database_outages_are_survived(backend: Backend) {
+    let n = size(300, 2000);
+    let settings = Settings {
+        poll_interval: SLOW_POLL,
+        // A query gives up waiting for a connection after 1 s, so a restart of a few seconds
+        // is an outage the service sees (and must log once), not just a slow query.
+        extra: "[database]\nacquire_timeout = \"1s\"\n".to_owned(),
+        lease_ttl: Duration::from_secs(20),
+        ..Settings::default()
+    };
+    let world = World::new(backend, settings).await;
+    let db = &world.handle;
+    let mut node = world.started("db-node").await;
+    let baseline = pickup(db).await;
+
+    let mut figures = Vec::new();
+    for outage in [Outage::Restart, Outage::Terminate] {
+        enqueue(db, n, 100, 3).await;
+        let before = runs(db).await.len();
+        wait_until(Duration::from_secs(30), "load running", || async {
+            runs(db).await.len() > before + 20
+        })
+        .await;
+        let down = Instant::now();
+        cut(outage, &world.db.url).await;
+        let up = now_epoch();
+        let outage_s = down.elapsed().as_secs_f64();
+        let resumed = resumed_after(db, up).await;
+        wait_until(Duration::from_secs(60), "load finished", || async {
+            unfinished(db).await == Some(0)
+        })
+        .await;
+        assert!(!node.has_exited(), "the service died in the outage");
+        let after = pickup(db).await;
+        figures.push(json!({
+            "outage": format!("{outage:?}"), "outage_s": outage_s,
+            "resumed_after_s": resumed, "pickup_after_ms": after * 1000.0,
+        }));
+        assert!(
+            resumed <= 5.0,
+            "resumed {resumed:.1}s after the database came back"
+        );
+        assert!(after < 5.0, "pickup took {after:.1}s: not listening again");
+    }
+
+    let ends = ends(db).await;
+    let runs = runs(db).await;
+    let completed = ends.iter().filter(|e| e.status == "COMPLETED").count();
+    let doubles = doubles(&runs, &[], 0.0);
+    let logged = [
+        "database unavailable",
+        "listener cannot connect",
+        "maintenance failed",
+        "scheduler failed",
+    ]
+    .map(|m| (m, node.log_count(m)));
+    report(
+        "database outage",
+        backend,
+        json!({
+            "jobs": ends.len(), "completed": completed, "lost": ends.len() - completed,
+            "double_runs": doubles.unexplained + doubles.repeated_attempts,
+            "pickup_before_ms": baseline * 1000.0, "outages": figures,
+            "log_lines": logged.iter().map(|(m, c)| json!({"message": m, "count": c}))
+                .collect::<Vec<_>>(),
+            "service_restarts": node.starts - 1,
+        }),
+    );
+    assert_eq!(completed, ends.len(), "not all COMPLETED");
+    assert_eq!(
+        doubles.unexplained + doubles.repeated_attempts,
+        0,
+        "a job ran twice"
+    );
+    for (message, count) in logged {
+        assert!(
+            count <= 2,
+            "{message:?} logged {count} times in two outages"
+        );
+    }
+    assert!(
+        node.log_count("database unavailable") >= 1,
+        "the outage was not logged"
+    );
+    drop(node);
+    world.finish().await;
+}
+
+/// Restarts PostgreSQL, or terminates every backend of the database at `url`; returns once
+/// the server answers again.
+async fn cut(outage: Outage, url: &str) {
+    match outage {
+        Outage::Restart => {
+            let version = std::fs::read_dir("/etc/postgresql")
+                .expect("a PostgreSQL cluster in /etc/postgresql")
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .max()
+                .expect("a PostgreSQL version");
+            let status = tokio::process::Command::new("pg_ctlcluster")
+                .args(["--skip-systemctl-redirect", &version, "main", "restart"])
+                .status()
+                .await
+                .expect("run pg_ctlcluster");
+            assert!(status.success(), "pg_ctlcluster restart failed");
+        }
+        Outage::Terminate => {
+            let name = url.rsplit('/').next().expect("database name in url");
+            let mut admin = sqlx::PgConnection::connect(&admin_url()).await.unwrap();
+            let sql = format!(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                 WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+            );
+            let killed: i64 = sqlx::query_scalar(&sql)
+                .fetch_one(&mut admin)
+                .await
+                .unwrap();
+            assert!(killed > 0, "no backend of the service to terminate");
+            admin.close().await.ok();
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sqlx::PgConnection::connect(&admin_url()).await.is_err() {
+        assert!(Instant::now() < deadline, "PostgreSQL did not come back");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Seconds from `up` until the first run that started after it.
+async fn resumed_after(db: &Db, up: f64) -> f64 {
+    let sql = format!(
+        "SELECT min({}) FROM fault_probe_runs WHERE {} > {up}",
+        epoch(db, "started_at"),
+        epoch(db, "started_at")
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let first: Option<(Option<f64>,)> = rows(db, &sql).await.ok().and_then(|mut r| r.pop());
+        if let Some((Some(at),)) = first {
+            return at - up;
+        }
+        assert!(Instant::now() < deadline, "no job started after the outage");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Seconds from inserting one job to its run starting, the worst of five.
+async fn pickup(db: &Db) -> f64 {
+    let mut worst = 0.0_f64;
+    for _ in 0..5 {
+        let sent = now_epoch();
+        let id = jobs::insert(db, &probe(0, "ok", 3), Utc::now())
+            .await
+            .unwrap();
+        let sql = format!(
+            "SELECT {} FROM fault_probe_runs WHERE job_id = '{id}'",
+            epoch(db, "started_at")
+        );
+        let deadline = Instant::now() + SLOW_POLL;
+        let started = loop {
+            let found: Vec<(f64,)> = rows(db, &sql).await.unwrap_or_default();
+            if let Some((at,)) = found.first() {
+                break *at;
+            }
+            assert!(Instant::now() < deadline, "job {id} not picked up");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        };
+        worst = worst.max(started - sent);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    worst
+}

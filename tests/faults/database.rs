@@ -1,7 +1,7 @@
-//! The database goes away under load: PostgreSQL restarts, then the service's backends are
-//! terminated. The service stays up, logs each outage once per actor, resumes within 5 s of
-//! the database coming back, loses nothing, and listens again: with polling set to 30 s, a
-//! job inserted after the outage is still picked up at once.
+//! The database goes away under load: PostgreSQL stops for a few seconds, then the service's
+//! backends are terminated. The service stays up, logs an outage at most once per actor,
+//! resumes within 5 s of the database coming back, loses nothing, and listens again: with
+//! polling set to 30 s, a job inserted after the outage is still picked up at once.
 
 use std::time::{Duration, Instant};
 
@@ -18,6 +18,9 @@ use crate::setup::{
 
 /// Polling this slow means a quick pickup can only come from a notification.
 const SLOW_POLL: Duration = Duration::from_secs(30);
+
+/// How long PostgreSQL stays stopped in the restart.
+const DOWN_FOR: Duration = Duration::from_secs(3);
 
 #[derive(Debug, Clone, Copy)]
 enum Outage {
@@ -105,30 +108,31 @@ pub async fn database_outages_are_survived(backend: Backend) {
             "{message:?} logged {count} times in two outages"
         );
     }
+    // Which actor meets the outage first depends on timing (pools whose jobs are all running
+    // may not query at all); the service as a whole must say so.
     assert!(
-        node.log_count("database unavailable") >= 1,
+        logged.iter().any(|(_, count)| *count >= 1),
         "the outage was not logged"
     );
     drop(node);
     world.finish().await;
 }
 
-/// Restarts PostgreSQL, or terminates every backend of the database at `url`; returns once
+/// Stops PostgreSQL for [`DOWN_FOR`] and starts it again, or terminates every backend of the database at `url`; returns once
 /// the server answers again.
 async fn cut(outage: Outage, url: &str) {
     match outage {
         Outage::Restart => {
+            // Stopped and started rather than `restart`, so the server is away for a set time,
+            // longer than the service's acquire timeout: every query fails meanwhile.
             let version = std::fs::read_dir("/etc/postgresql")
                 .expect("a PostgreSQL cluster in /etc/postgresql")
                 .filter_map(|e| e.ok()?.file_name().into_string().ok())
                 .max()
                 .expect("a PostgreSQL version");
-            let status = tokio::process::Command::new("pg_ctlcluster")
-                .args(["--skip-systemctl-redirect", &version, "main", "restart"])
-                .status()
-                .await
-                .expect("run pg_ctlcluster");
-            assert!(status.success(), "pg_ctlcluster restart failed");
+            pg_ctlcluster(&version, "stop").await;
+            tokio::time::sleep(DOWN_FOR).await;
+            pg_ctlcluster(&version, "start").await;
         }
         Outage::Terminate => {
             let name = url.rsplit('/').next().expect("database name in url");
@@ -150,6 +154,15 @@ async fn cut(outage: Outage, url: &str) {
         assert!(Instant::now() < deadline, "PostgreSQL did not come back");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+async fn pg_ctlcluster(version: &str, action: &str) {
+    let status = tokio::process::Command::new("pg_ctlcluster")
+        .args(["--skip-systemctl-redirect", version, "main", action])
+        .status()
+        .await
+        .expect("run pg_ctlcluster");
+    assert!(status.success(), "pg_ctlcluster {action} failed");
 }
 
 /// Seconds from `up` until the first run that started after it.

@@ -9,7 +9,9 @@ use a1c_jobs::store::{job as jobs, Db};
 use chrono::Utc;
 use serde_json::{json, Value};
 
-use crate::common::TestDb;
+use sqlx::Connection;
+
+use crate::common::{admin_url, Backend, TestDb};
 use crate::node::Node;
 
 /// Whether the long soak runs (`A1C_FAULTS_SOAK=1`) instead of the CI-size suite.
@@ -107,6 +109,9 @@ impl Settings {
 }
 
 /// A scenario's world: a fresh database, a directory for configs and logs, its nodes.
+///
+/// Dropping it drops the PostgreSQL database, also when the scenario panicked (its nodes,
+/// declared after it, are killed first).
 pub struct World {
     pub db: TestDb,
     pub handle: Db,
@@ -115,7 +120,7 @@ pub struct World {
 
 impl World {
     /// A fresh database of `backend` and the config file of `settings`.
-    pub async fn new(backend: crate::common::Backend, settings: Settings) -> Self {
+    pub async fn new(backend: Backend, settings: Settings) -> Self {
         let db = TestDb::new(backend).await;
         let handle = db.open();
         let dir = tempfile::tempdir().expect("temp dir");
@@ -139,7 +144,33 @@ impl World {
     /// Closes the handle and drops the database.
     pub async fn finish(self) {
         self.handle.close().await;
-        self.db.cleanup().await;
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        if self.db.backend != Backend::Postgres {
+            return;
+        }
+        let Some(name) = self.db.url.rsplit('/').next().map(str::to_owned) else {
+            return;
+        };
+        // Drop may run inside the scenario's runtime, which cannot be blocked on: the database
+        // is dropped from a thread with a runtime of its own.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime to drop the test database");
+            runtime.block_on(async {
+                let mut admin = sqlx::PgConnection::connect(&admin_url()).await?;
+                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                sqlx::query(&sql).execute(&mut admin).await.map(drop)
+            })
+        });
+        if let Ok(Err(err)) = dropped.join() {
+            eprintln!("test database not dropped: {err}");
+        }
     }
 }
 
@@ -218,7 +249,7 @@ pub fn now_epoch() -> f64 {
 }
 
 /// A figure for `docs/reliability.md`: printed as one line, `FAULTS {json}`.
-pub fn report(scenario: &str, backend: crate::common::Backend, figures: Value) {
+pub fn report(scenario: &str, backend: Backend, figures: Value) {
     let mut line = json!({"scenario": scenario, "backend": format!("{backend:?}")});
     if let (Some(out), Some(fields)) = (line.as_object_mut(), figures.as_object()) {
         out.extend(fields.clone());

@@ -118,8 +118,8 @@ pub async fn database_outages_are_survived(backend: Backend) {
     world.finish().await;
 }
 
-/// Stops PostgreSQL for [`DOWN_FOR`] and starts it again, or terminates every backend of the database at `url`; returns once
-/// the server answers again.
+/// Stops PostgreSQL for [`DOWN_FOR`] and starts it again, or terminates every backend of the
+/// database at `url`; returns once the server answers again.
 async fn cut(outage: Outage, url: &str) {
     match outage {
         Outage::Restart => {

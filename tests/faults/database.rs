@@ -1,5 +1,6 @@
 //! The database goes away under load: PostgreSQL stops for a few seconds, then the service's
-//! backends are terminated. The service stays up, logs an outage at most once per actor,
+//! backends are terminated. The server is a private one (see [`crate::cluster`]), so the
+//! outage touches nothing else. The service stays up, logs an outage at most once per actor,
 //! resumes within 5 s of the database coming back, loses nothing, and listens again: with
 //! polling set to 30 s, a job inserted after the outage is still picked up at once.
 
@@ -11,7 +12,8 @@ use serde_json::json;
 use sqlx::Connection;
 
 use crate::audit::{doubles, ends, runs};
-use crate::common::{admin_url, wait_until, Backend};
+use crate::cluster::Cluster;
+use crate::common::{wait_until, Backend};
 use crate::setup::{
     enqueue, epoch, now_epoch, probe, report, rows, size, unfinished, Settings, World,
 };
@@ -38,7 +40,9 @@ pub async fn database_outages_are_survived(backend: Backend) {
         lease_ttl: Duration::from_secs(20),
         ..Settings::default()
     };
-    let world = World::new(backend, settings).await;
+    // Declared first, so it is dropped (stopped and deleted) after the node and the database.
+    let cluster = Cluster::start().await;
+    let world = World::on_server(backend, settings, &cluster.admin_url()).await;
     let db = &world.handle;
     let mut node = world.started("db-node").await;
     let baseline = pickup(db).await;
@@ -52,7 +56,7 @@ pub async fn database_outages_are_survived(backend: Backend) {
         })
         .await;
         let down = Instant::now();
-        cut(outage, &world.db.url).await;
+        cut(outage, &cluster, &world.db.url).await;
         let up = now_epoch();
         let outage_s = down.elapsed().as_secs_f64();
         let resumed = resumed_after(db, up).await;
@@ -116,27 +120,25 @@ pub async fn database_outages_are_survived(backend: Backend) {
     );
     drop(node);
     world.finish().await;
+    drop(cluster);
 }
 
-/// Stops PostgreSQL for [`DOWN_FOR`] and starts it again, or terminates every backend of the
+/// Stops the server for [`DOWN_FOR`] and starts it again, or terminates every backend of the
 /// database at `url`; returns once the server answers again.
-async fn cut(outage: Outage, url: &str) {
+async fn cut(outage: Outage, cluster: &Cluster, url: &str) {
     match outage {
         Outage::Restart => {
-            // Stopped and started rather than `restart`, so the server is away for a set time,
+            // Stopped and started rather than restarted, so the server is away for a set time,
             // longer than the service's acquire timeout: every query fails meanwhile.
-            let version = std::fs::read_dir("/etc/postgresql")
-                .expect("a PostgreSQL cluster in /etc/postgresql")
-                .filter_map(|e| e.ok()?.file_name().into_string().ok())
-                .max()
-                .expect("a PostgreSQL version");
-            pg_ctlcluster(&version, "stop").await;
+            cluster.stop();
             tokio::time::sleep(DOWN_FOR).await;
-            pg_ctlcluster(&version, "start").await;
+            cluster.restart().await;
         }
         Outage::Terminate => {
             let name = url.rsplit('/').next().expect("database name in url");
-            let mut admin = sqlx::PgConnection::connect(&admin_url()).await.unwrap();
+            let mut admin = sqlx::PgConnection::connect(&cluster.admin_url())
+                .await
+                .unwrap();
             let sql = format!(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
                  WHERE datname = '{name}' AND pid <> pg_backend_pid()"
@@ -149,20 +151,6 @@ async fn cut(outage: Outage, url: &str) {
             admin.close().await.ok();
         }
     }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while sqlx::PgConnection::connect(&admin_url()).await.is_err() {
-        assert!(Instant::now() < deadline, "PostgreSQL did not come back");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn pg_ctlcluster(version: &str, action: &str) {
-    let status = tokio::process::Command::new("pg_ctlcluster")
-        .args(["--skip-systemctl-redirect", version, "main", action])
-        .status()
-        .await
-        .expect("run pg_ctlcluster");
-    assert!(status.success(), "pg_ctlcluster {action} failed");
 }
 
 /// Seconds from `up` until the first run that started after it.

@@ -9,6 +9,7 @@
 mod audit;
 mod backoff;
 mod bad_input;
+mod cluster;
 #[path = "../common/mod.rs"]
 mod common;
 mod database;
@@ -21,17 +22,11 @@ mod setup;
 mod sigterm;
 
 use common::Backend;
-use tokio::sync::RwLock;
-
-/// Scenarios that restart PostgreSQL or cut its connections hold this for writing; every other
-/// scenario holds it for reading, so none is disturbed by another's outage.
-static DATABASE: RwLock<()> = RwLock::const_new(());
 
 macro_rules! scenarios {
     ($backend:expr; $($name:ident: $body:path),* $(,)?) => {$(
         #[actix_rt::test]
         async fn $name() {
-            let _calm = DATABASE.read().await;
             $body($backend).await;
         }
     )*};
@@ -49,13 +44,8 @@ mod postgres {
         poison: poison::poison_jobs_are_dead_lettered,
         bad_input: bad_input::bad_rows_end_failed_with_a_reason,
         backoff_extremes: backoff::extreme_backoff_never_runs_early,
+        database_outages: database::database_outages_are_survived,
     );
-
-    #[actix_rt::test]
-    async fn database_outages() {
-        let _alone = DATABASE.write().await;
-        database::database_outages_are_survived(Backend::Postgres).await;
-    }
 }
 
 mod sqlite {

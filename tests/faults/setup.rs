@@ -116,16 +116,29 @@ pub struct World {
     pub db: TestDb,
     pub handle: Db,
     pub dir: tempfile::TempDir,
+    /// A database of the PostgreSQL server the database is on, to drop it from.
+    admin: String,
 }
 
 impl World {
     /// A fresh database of `backend` and the config file of `settings`.
     pub async fn new(backend: Backend, settings: Settings) -> Self {
-        let db = TestDb::new(backend).await;
+        Self::on_server(backend, settings, &admin_url()).await
+    }
+
+    /// A fresh database on the PostgreSQL server of `admin` (see [`TestDb::on_server`]).
+    pub async fn on_server(backend: Backend, settings: Settings, admin: &str) -> Self {
+        let db = TestDb::on_server(backend, admin).await;
         let handle = db.open();
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::write(dir.path().join("config.toml"), settings.toml()).expect("write config");
-        Self { db, handle, dir }
+        let admin = admin.to_owned();
+        Self {
+            db,
+            handle,
+            dir,
+            admin,
+        }
     }
 
     /// A node of this world, not started yet.
@@ -155,6 +168,7 @@ impl Drop for World {
         let Some(name) = self.db.url.rsplit('/').next().map(str::to_owned) else {
             return;
         };
+        let admin = self.admin.clone();
         // Drop may run inside the scenario's runtime, which cannot be blocked on: the database
         // is dropped from a thread with a runtime of its own.
         let dropped = std::thread::spawn(move || {
@@ -163,9 +177,9 @@ impl Drop for World {
                 .build()
                 .expect("runtime to drop the test database");
             runtime.block_on(async {
-                let mut admin = sqlx::PgConnection::connect(&admin_url()).await?;
+                let mut conn = sqlx::PgConnection::connect(&admin).await?;
                 let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                sqlx::query(&sql).execute(&mut admin).await.map(drop)
+                sqlx::query(&sql).execute(&mut conn).await.map(drop)
             })
         });
         if let Ok(Err(err)) = dropped.join() {

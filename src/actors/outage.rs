@@ -1,13 +1,14 @@
 //! Database outages as the whole process sees them: one `database unavailable` line when the
-//! first actor finds the database gone, one `database reachable again` line when every actor
-//! that found it gone has reached it again, whatever the number of pools.
+//! first actor finds the database gone, one `database reachable again` line when the first
+//! actor reaches it again, whatever the number of pools.
 //!
 //! Each actor keeps its own failing flag and reports only its transitions: [`failed`] when its
 //! first query of a streak fails for want of the database, [`reached`] when one succeeds again.
+//! An actor still failing when another has reached the database is already past its first
+//! failure and logs nothing more; one whose first failure comes after that opens a new outage.
 //! Errors that are not about reaching the database (a statement refused, a corrupt row) are the
 //! actor's own to log.
 
-use std::collections::BTreeSet;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -42,7 +43,7 @@ pub fn is_unreachable(err: &StoreError) -> bool {
 /// `actor` could not reach the database while doing `operation`; logged only when no other
 /// actor already found it gone.
 pub fn failed(actor: &str, operation: &str, err: &StoreError) {
-    let first = lock().failed(actor, Instant::now());
+    let first = lock().failed(Instant::now());
     if first {
         error!(actor, operation, error = %err, "database unavailable");
     } else {
@@ -52,9 +53,9 @@ pub fn failed(actor: &str, operation: &str, err: &StoreError) {
 
 /// `actor`, which had found the database gone, reached it again.
 pub fn reached(actor: &str) {
-    if let Some(down) = lock().reached(actor, Instant::now()) {
+    if let Some(down) = lock().reached(Instant::now()) {
         let elapsed_ms = u64::try_from(down.as_millis()).unwrap_or(u64::MAX);
-        info!(elapsed_ms, "database reachable again");
+        info!(actor, elapsed_ms, "database reachable again");
     }
 }
 
@@ -62,33 +63,25 @@ fn lock() -> std::sync::MutexGuard<'static, Outage> {
     OUTAGE.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The actors that found the database gone, and since when.
+/// Since when the database is away, if it is.
 struct Outage {
     since: Option<Instant>,
-    actors: BTreeSet<String>,
 }
 
 impl Outage {
     const fn new() -> Self {
-        Self {
-            since: None,
-            actors: BTreeSet::new(),
-        }
+        Self { since: None }
     }
 
-    /// Records `actor` as cut off; true if this begins the outage.
-    fn failed(&mut self, actor: &str, now: Instant) -> bool {
-        self.actors.insert(actor.to_owned());
+    /// True if this failure begins an outage.
+    fn failed(&mut self, now: Instant) -> bool {
         let first = self.since.is_none();
         self.since.get_or_insert(now);
         first
     }
 
-    /// Records `actor` as connected; the outage's length if this ends it.
-    fn reached(&mut self, actor: &str, now: Instant) -> Option<Duration> {
-        if !self.actors.remove(actor) || !self.actors.is_empty() {
-            return None;
-        }
+    /// The outage's length, if this success ends one.
+    fn reached(&mut self, now: Instant) -> Option<Duration> {
         self.since.take().map(|since| now.duration_since(since))
     }
 }
@@ -101,18 +94,13 @@ mod tests {
     fn one_outage_however_many_actors_see_it() {
         let mut outage = Outage::new();
         let t0 = Instant::now();
-        assert!(outage.failed("pool A", t0));
-        assert!(!outage.failed("maintenance", t0));
-        assert!(!outage.failed("pool A", t0));
-        assert_eq!(outage.reached("pool A", t0), None);
+        assert!(outage.failed(t0));
+        assert!(!outage.failed(t0));
         let later = t0 + Duration::from_secs(3);
-        assert_eq!(
-            outage.reached("maintenance", later),
-            Some(Duration::from_secs(3))
-        );
-        // An actor that never failed ends nothing; the next failure is a new outage.
-        assert_eq!(outage.reached("scheduler", later), None);
-        assert!(outage.failed("scheduler", later));
+        assert_eq!(outage.reached(later), Some(Duration::from_secs(3)));
+        // Others reaching it too end nothing more; a later failure is a new outage.
+        assert_eq!(outage.reached(later), None);
+        assert!(outage.failed(later));
     }
 
     #[test]

@@ -5,14 +5,13 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use a1c_jobs::job::NewJob;
 use a1c_jobs::store::job as jobs;
-use chrono::{TimeDelta, Utc};
+use chrono::Utc;
 use serde_json::json;
 
 use crate::audit::{ends, runs};
 use crate::common::{wait_until, Backend};
-use crate::setup::{enqueue, probe, report, unfinished, Settings, World};
+use crate::setup::{enqueue, probe, report, rows, size, text, unfinished, Settings, World};
 
 const MAX_ATTEMPTS: i32 = 3;
 
@@ -27,30 +26,40 @@ pub async fn poison_jobs_are_dead_lettered(backend: Backend) {
     let db = &world.handle;
     let flowing = size_of_flow();
     // The panic and the hang first, beside a flow of ordinary jobs; the abort once they are
-    // dead-lettered, beside a second flow: a process that dies takes its batch-mates' attempts
-    // with it, so the aborting job is kept out of the first two's batches.
-    let later = Utc::now() + TimeDelta::seconds(6);
-    let poison = [
+    // dead-lettered, beside a second flow: a process that dies takes the attempts running
+    // beside it, so the aborting job is kept away from the first two.
+    let first = [
         probe(0, "panic", MAX_ATTEMPTS),
         probe(0, "hang", MAX_ATTEMPTS),
-        probe(0, "abort", MAX_ATTEMPTS).run_at(later),
     ];
-    let ids = jobs::insert_many(db, &poison, Utc::now()).await.unwrap();
+    let mut ids = jobs::insert_many(db, &first, Utc::now()).await.unwrap();
     enqueue(db, flowing / 2, 50, MAX_ATTEMPTS).await;
-    let second: Vec<NewJob> = (0..flowing - flowing / 2)
-        .map(|_| probe(50, "ok", MAX_ATTEMPTS).run_at(later))
-        .collect();
-    jobs::insert_many(db, &second, Utc::now()).await.unwrap();
+    let dead_sql = format!(
+        "SELECT count(*) FROM job_queue WHERE status = 'DEAD_LETTER' AND {} IN ('{}', '{}')",
+        text(db, "id"),
+        ids[0],
+        ids[1]
+    );
 
     // Restart the node whenever the aborting job took it down, as a process manager would.
     let mut node = world.started("poison-node").await;
     let mut aborts = 0;
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while unfinished(db).await != Some(0) {
+    let deadline = Instant::now() + Duration::from_secs(size(120, 300));
+    loop {
         assert!(Instant::now() < deadline, "poison scenario did not settle");
         if node.has_exited() {
             aborts += 1;
             node.start();
+        }
+        if ids.len() == first.len() {
+            let dead: Vec<(i64,)> = rows(db, &dead_sql).await.unwrap_or_default();
+            if dead.first().is_some_and(|d| d.0 == 2) {
+                let abort = probe(0, "abort", MAX_ATTEMPTS);
+                ids.push(jobs::insert(db, &abort, Utc::now()).await.unwrap());
+                enqueue(db, flowing - flowing / 2, 50, MAX_ATTEMPTS).await;
+            }
+        } else if unfinished(db).await == Some(0) {
+            break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -104,5 +113,5 @@ pub async fn poison_jobs_are_dead_lettered(backend: Backend) {
 }
 
 fn size_of_flow() -> usize {
-    crate::setup::size(100, 1000)
+    size(100, 1000)
 }

@@ -98,7 +98,8 @@ pub fn doubles(runs: &[Run], stops: &[f64], slack: f64) -> Doubles {
 }
 
 /// Watches `job_queue` and remembers the longest time one attempt (job and lease) stayed
-/// PROCESSING.
+/// PROCESSING: from the first read that saw it to the first that no longer did, so at most
+/// one read interval (100 ms) too long.
 pub struct StuckWatch {
     worst: Arc<Mutex<f64>>,
     stop: Arc<AtomicBool>,
@@ -129,11 +130,15 @@ impl StuckWatch {
                 if let Ok(held) = rows::<Held>(&db, &sql).await {
                     let now = now_epoch();
                     let live: HashSet<_> = held.into_iter().map(|h| (h.id, h.lease)).collect();
-                    first_seen.retain(|k, _| live.contains(k));
                     let mut worst = w.lock().unwrap_or_else(PoisonError::into_inner);
-                    for key in live {
-                        let since = *first_seen.entry(key).or_insert(now);
+                    // Counted until the first read that no longer sees it: an upper bound,
+                    // also across reads that failed while the database was away.
+                    for since in first_seen.values() {
                         *worst = worst.max(now - since);
+                    }
+                    first_seen.retain(|k, _| live.contains(k));
+                    for key in live {
+                        first_seen.entry(key).or_insert(now);
                     }
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;

@@ -12,7 +12,7 @@ use chrono::Utc;
 use serde_json::json;
 use sqlx::Connection;
 
-use crate::audit::{doubles, ends, runs};
+use crate::audit::{doubles, ends, runs, StuckWatch};
 use crate::cluster::Cluster;
 use crate::common::{wait_until, Backend};
 use crate::setup::{
@@ -50,6 +50,7 @@ pub async fn database_outages_are_survived(backend: Backend) {
     let db = &world.handle;
     let mut node = world.started("db-node").await;
     let baseline = pickup(db).await;
+    let watch = StuckWatch::start(db);
 
     let mut figures = Vec::new();
     let mut outages_logged = 0;
@@ -91,6 +92,7 @@ pub async fn database_outages_are_survived(backend: Backend) {
         }
     }
 
+    let worst_stuck = watch.finish().await;
     let ends = ends(db).await;
     let runs = runs(db).await;
     let completed = ends.iter().filter(|e| e.status == "COMPLETED").count();
@@ -113,7 +115,7 @@ pub async fn database_outages_are_survived(backend: Backend) {
             "pickup_before_ms": baseline * 1000.0, "outages": figures,
             "log_lines": logged.iter().map(|(m, c)| json!({"message": m, "count": c}))
                 .collect::<Vec<_>>(),
-            "service_restarts": node.starts - 1,
+            "service_restarts": node.starts - 1, "worst_processing_s": worst_stuck,
         }),
     );
     assert_eq!(completed, ends.len(), "not all COMPLETED");

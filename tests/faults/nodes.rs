@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{TimeDelta, Timelike, Utc};
 use serde_json::json;
 
-use crate::audit::{doubles, ends, runs};
+use crate::audit::{doubles, ends, runs, StuckWatch};
 use crate::common::{wait_until, Backend};
 use crate::node::Node;
 use crate::setup::{enqueue, now_epoch, report, rows, size, statuses, unfinished, Settings, World};
@@ -23,10 +23,13 @@ async fn three_nodes(world: &World) -> Vec<Node> {
 
 pub async fn three_nodes_share_without_double_runs(backend: Backend) {
     let n = size(3_000, 100_000);
-    let world = World::new(backend, Settings::default()).await;
+    let settings = Settings::default();
+    let lease = settings.lease_ttl.as_secs_f64();
+    let world = World::new(backend, settings).await;
     let db = &world.handle;
     let nodes = three_nodes(&world).await;
 
+    let watch = StuckWatch::start(db);
     enqueue(db, n, 5, 3).await;
     wait_until(
         Duration::from_secs(size(180, 1800)),
@@ -34,6 +37,7 @@ pub async fn three_nodes_share_without_double_runs(backend: Backend) {
         || async { unfinished(db).await == Some(0) },
     )
     .await;
+    let worst_stuck = watch.finish().await;
 
     let ends = ends(db).await;
     let runs = runs(db).await;
@@ -49,12 +53,16 @@ pub async fn three_nodes_share_without_double_runs(backend: Backend) {
         json!({
             "jobs": n, "completed": completed, "lost": n - completed, "runs": runs.len(),
             "double_runs": doubles.rerun_jobs, "attempts_run_twice": doubles.repeated_attempts,
-            "runs_per_node": per_node,
+            "runs_per_node": per_node, "worst_processing_s": worst_stuck,
         }),
     );
     assert_eq!(completed, n, "not all COMPLETED: {:?}", statuses(db).await);
     assert_eq!(runs.len(), n, "a job ran more than once");
     assert_eq!(doubles.repeated_attempts, 0, "an attempt ran twice");
+    assert!(
+        worst_stuck <= lease + 5.0,
+        "PROCESSING for {worst_stuck:.1}s"
+    );
     assert_eq!(
         per_node.len(),
         3,
@@ -76,6 +84,7 @@ pub async fn cron_fires_once_per_second_across_a_kill(backend: Backend) {
     let world = World::new(backend, settings).await;
     let db = &world.handle;
     let mut nodes = three_nodes(&world).await;
+    let watch = StuckWatch::start(db);
 
     // The window: whole seconds starting after every node runs.
     let now = Utc::now();
@@ -99,6 +108,7 @@ pub async fn cron_fires_once_per_second_across_a_kill(backend: Backend) {
         from.to_rfc3339(),
         to.to_rfc3339()
     );
+    let worst_stuck = watch.finish().await;
     let counted: Vec<(i64, i64)> = rows(db, &sql).await.expect("count fires");
     let (fires, distinct) = counted[0];
     let runs = runs(db).await;
@@ -111,6 +121,7 @@ pub async fn cron_fires_once_per_second_across_a_kill(backend: Backend) {
             "seconds": seconds, "nodes": 3, "kills": 1, "fires_expected": seconds,
             "fires_seen": fires, "distinct_fire_times": distinct, "jobs_fired_in_all": fired_jobs,
             "runs": runs.len(), "double_runs_outside_kills": doubles.unexplained,
+            "worst_processing_s": worst_stuck,
         }),
     );
     assert_eq!(fires, seconds, "fires in {seconds} s");

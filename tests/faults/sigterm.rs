@@ -8,7 +8,7 @@ use a1c_jobs::store::job as jobs;
 use chrono::Utc;
 use serde_json::json;
 
-use crate::audit::{doubles, ends, runs, Run};
+use crate::audit::{doubles, ends, runs, Run, StuckWatch};
 use crate::common::{wait_until, Backend};
 use crate::setup::{enqueue, now_epoch, probe, report, size, unfinished, Settings, World};
 
@@ -19,7 +19,7 @@ pub async fn sigterm_finishes_or_hands_back(backend: Backend) {
         grace: Duration::from_secs(2),
         ..Settings::default()
     };
-    let grace = settings.grace;
+    let (grace, lease) = (settings.grace, settings.lease_ttl);
     let world = World::new(backend, settings).await;
     let db = &world.handle;
     enqueue(db, n, job_ms, 3).await;
@@ -30,6 +30,7 @@ pub async fn sigterm_finishes_or_hands_back(backend: Backend) {
         .collect();
     jobs::insert_many(db, &long, Utc::now()).await.unwrap();
 
+    let watch = StuckWatch::start(db);
     let mut node = world.started("term-node").await;
     let mut signals = Vec::new();
     let mut worst_exit = 0.0_f64;
@@ -62,6 +63,7 @@ pub async fn sigterm_finishes_or_hands_back(backend: Backend) {
     )
     .await;
 
+    let worst_stuck = watch.finish().await;
     let ends = ends(db).await;
     let runs = runs(db).await;
     let completed = ends.iter().filter(|e| e.status == "COMPLETED").count();
@@ -75,10 +77,17 @@ pub async fn sigterm_finishes_or_hands_back(backend: Backend) {
             "jobs": total, "sigterms": stops, "grace_s": grace.as_secs_f64(),
             "worst_exit_s": worst_exit, "handed_back": handed_back, "completed": completed,
             "lost": total - completed, "double_runs_outside_stops": doubles.unexplained,
+            "worst_processing_s": worst_stuck, "lease_ttl_s": lease.as_secs_f64(),
         }),
     );
     assert_eq!(completed, total, "not all COMPLETED");
     assert_eq!(doubles.unexplained, 0, "a job ran again without a stop");
+    // The longest job runs 3 times the grace period; none is held longer than it and a lease.
+    let bound = long_ms as f64 / 1000.0 + lease.as_secs_f64() + 5.0;
+    assert!(
+        worst_stuck <= bound,
+        "PROCESSING for {worst_stuck:.1}s, bound {bound:.1}s"
+    );
     drop(node);
     world.finish().await;
 }

@@ -46,7 +46,9 @@ async fn expired_lease_is_rescued_and_late_completion_changes_nothing(t: &TestDb
 
     let later = start + TimeDelta::seconds(31);
     let rescued = jobs::rescue_expired(&db, later).await.unwrap();
-    let second = jobs::claim(&db, &claim_request("node-b", 1), later)
+    // A rescued job is due again within 2 s.
+    let due = later + TimeDelta::seconds(2);
+    let second = jobs::claim(&db, &claim_request("node-b", 1), due)
         .await
         .unwrap();
     let late = jobs::settle(&db, &[completion(&first[0])], later)

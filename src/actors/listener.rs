@@ -11,8 +11,8 @@ use actix::prelude::*;
 use sqlx::postgres::PgListener;
 use tracing::{debug, info, warn};
 
-use super::PoolDirectory;
-use crate::store::{pool_control, Db};
+use super::{outage, PoolDirectory};
+use crate::store::{pool_control, Db, StoreError};
 
 /// The channel the insert trigger notifies, with the job type as payload.
 pub const CHANNEL: &str = "job_queue";
@@ -50,7 +50,12 @@ async fn listen(pool: sqlx::PgPool, pools: PoolDirectory) {
             Ok(listener) => listener,
             Err(err) => {
                 if !down_logged {
-                    warn!(error = %err, "listener cannot connect; pools poll meanwhile");
+                    let err = StoreError::from(err);
+                    if outage::is_unreachable(&err) {
+                        outage::failed("listener", "listen", &err);
+                    } else {
+                        warn!(error = %err, "listener cannot connect; pools poll meanwhile");
+                    }
                     down_logged = true;
                 }
                 tokio::time::sleep(delay).await;
@@ -59,6 +64,7 @@ async fn listen(pool: sqlx::PgPool, pools: PoolDirectory) {
             }
         };
         if down_logged {
+            outage::reached("listener");
             info!("listener connected again");
         }
         down_logged = false;

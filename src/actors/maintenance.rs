@@ -11,7 +11,7 @@ use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use tracing::{error, info, warn};
 
-use super::PoolDirectory;
+use super::{outage, PoolDirectory};
 use crate::store::{job as jobs, node, Db, StoreError};
 
 /// The check for exhausted jobs (a scan of the backlog) runs every this many ticks.
@@ -90,14 +90,20 @@ impl Maintenance {
             act.busy = false;
             match result {
                 Ok(woken) => {
-                    act.failing = false;
+                    if std::mem::take(&mut act.failing) {
+                        outage::reached("maintenance");
+                    }
                     for job_type in woken {
                         act.pools.wake(&job_type);
                     }
                 }
                 Err(err) if !act.failing => {
                     act.failing = true;
-                    error!(error = %err, "maintenance failed");
+                    if outage::is_unreachable(&err) {
+                        outage::failed("maintenance", "maintenance pass", &err);
+                    } else {
+                        error!(error = %err, "maintenance failed");
+                    }
                 }
                 Err(_) => {}
             }

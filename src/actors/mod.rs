@@ -7,6 +7,7 @@
 
 pub mod listener;
 pub mod maintenance;
+pub mod outage;
 pub mod pool;
 pub mod scheduler;
 pub mod supervisor;

@@ -33,6 +33,7 @@ use tokio::task::AbortHandle;
 use tracing::{debug, error, info, info_span, warn, Instrument};
 use uuid::Uuid;
 
+use super::outage;
 use crate::config::PoolConfig;
 use crate::handlers::{Handler as JobHandler, JobContext};
 use crate::job::sensitive::Sensitive;
@@ -464,20 +465,22 @@ impl Pool {
     }
 
     fn database_failed(&mut self, what: &str, err: &StoreError) {
-        if self.outage_since.is_none() {
-            self.outage_since = Some(Instant::now());
-            let job_type = &*self.job_type;
-            error!(job_type, error = %err, operation = what, "database unavailable");
+        if self.outage_since.is_some() {
+            debug!(job_type = %self.job_type, error = %err, operation = what, "still failing");
+            return;
+        }
+        self.outage_since = Some(Instant::now());
+        if outage::is_unreachable(err) {
+            outage::failed(&self.job_type, what, err);
         } else {
             let job_type = &*self.job_type;
-            debug!(job_type, error = %err, operation = what, "database still unavailable");
+            error!(job_type, error = %err, operation = what, "database operation failed");
         }
     }
 
     fn database_ok(&mut self) {
-        if let Some(since) = self.outage_since.take() {
-            let elapsed_ms = u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX);
-            info!(job_type = %self.job_type, elapsed_ms, "database reachable again");
+        if self.outage_since.take().is_some() {
+            outage::reached(&self.job_type);
         }
     }
 }

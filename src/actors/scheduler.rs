@@ -14,7 +14,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
 use tracing::{error, info};
 
-use super::PoolDirectory;
+use super::{outage, PoolDirectory};
 use crate::config::{CatchUp, ScheduleConfig};
 use crate::job::NewJob;
 use crate::schedule::{previous_period, PeriodKind, Schedule};
@@ -105,7 +105,9 @@ impl Scheduler {
             act.busy = false;
             match result {
                 Ok((next, fired)) => {
-                    act.failing = false;
+                    if std::mem::take(&mut act.failing) {
+                        outage::reached("scheduler");
+                    }
                     act.checked_until = next;
                     for job_type in fired {
                         act.pools.wake(&job_type);
@@ -113,7 +115,11 @@ impl Scheduler {
                 }
                 Err(err) if !act.failing => {
                     act.failing = true;
-                    error!(error = %err, "scheduler failed; retrying");
+                    if outage::is_unreachable(&err) {
+                        outage::failed("scheduler", "fire schedules", &err);
+                    } else {
+                        error!(error = %err, "scheduler failed; retrying");
+                    }
                 }
                 Err(_) => {}
             }

@@ -7,6 +7,7 @@
 
 pub mod calculate_a1c;
 pub mod cleanup_data;
+pub mod fault_probe;
 pub mod generate_report;
 pub mod send_reminder;
 pub mod sweep_reminders;
@@ -68,13 +69,17 @@ impl Handlers {
         handlers
     }
 
-    /// The handlers this release ships, with the settings of `config`.
+    /// The handlers this release ships, with the settings of `config`; the fault suite's
+    /// [`fault_probe::FAULT_PROBE`] too when the config has a pool for it.
     pub fn from_config(config: &Config) -> Self {
         let mut handlers = Self::standard();
         let settings = config.cleanup.clone();
         handlers.register(CLEANUP_DATA, cleanup_data::CleanupData::new(settings));
         let reminders = send_reminder::SendReminder::new(config.reminders.clone());
         handlers.register(SEND_REMINDER, reminders);
+        if config.pools.contains_key(fault_probe::FAULT_PROBE) {
+            handlers.register(fault_probe::FAULT_PROBE, fault_probe::FaultProbe);
+        }
         handlers
     }
 

@@ -60,7 +60,12 @@ impl Backoff {
     /// The delay with jitter applied; never more than `max`, never negative.
     pub fn delay(&self, attempt: i32) -> Duration {
         let nominal = self.nominal(attempt);
-        let jitter = self.jitter.clamp(0.0, 1.0);
+        // NaN passes through clamp, and a NaN range would panic in the random draw.
+        let jitter = if self.jitter.is_nan() {
+            0.0
+        } else {
+            self.jitter.clamp(0.0, 1.0)
+        };
         if jitter == 0.0 {
             return nominal;
         }
@@ -128,6 +133,25 @@ mod tests {
             for attempt in [i32::MIN, -1, 0, 1, 2, 63, 64, 1_000, i32::MAX] {
                 assert!(b.next_run_at(now, attempt) >= now);
             }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_settings_and_attempt_up_to_1000_stay_ahead_of_now(
+            base_ms in proptest::prelude::any::<u64>(),
+            max_ms in proptest::prelude::any::<u64>(),
+            jitter in proptest::prelude::any::<f64>(),
+            attempt in -5_i32..=1_000,
+            now_s in 0_i64..=253_402_300_799,
+        ) {
+            let b = backoff(base_ms, max_ms, jitter);
+            let now = DateTime::from_timestamp(now_s, 0).unwrap_or_default();
+
+            let next = b.next_run_at(now, attempt);
+
+            proptest::prop_assert!(next >= now);
+            proptest::prop_assert!(b.delay(attempt) <= b.max);
         }
     }
 }

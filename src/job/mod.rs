@@ -30,6 +30,8 @@
 
 mod backoff;
 pub mod payload;
+#[cfg(test)]
+mod payload_proptests;
 pub mod request;
 pub mod sensitive;
 

@@ -10,6 +10,7 @@ pub mod alert;
 pub mod audit;
 pub mod cleanup;
 pub mod estimate;
+pub mod fault_probe;
 pub mod job;
 pub mod node;
 pub mod notification;
@@ -25,7 +26,7 @@ pub mod user;
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
@@ -216,7 +217,13 @@ impl Db {
 
 /// A time as SQLite stores it.
 pub(crate) fn ts(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+    // Past year 9999 the text would read "+10000-…", which sorts before every four-digit year:
+    // a retry backed off that far would be due at once. Such times are held at the last
+    // instant of 9999, still ages away.
+    let last = NaiveDate::from_ymd_opt(9999, 12, 31)
+        .and_then(|d| d.and_hms_milli_opt(23, 59, 59, 999))
+        .map_or(DateTime::<Utc>::MAX_UTC, |t| t.and_utc());
+    at.min(last).to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// A UUID read from SQLite text.
@@ -259,4 +266,19 @@ pub(crate) fn sub(at: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
 /// A std duration as a chrono delta, saturating.
 pub(crate) fn delta(d: Duration) -> chrono::TimeDelta {
     chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_past_year_9999_still_sort_after_now() {
+        let now = Utc::now();
+        let far = add(now, Duration::from_secs(u64::MAX));
+
+        assert!(ts(far) > ts(now), "{} <= {}", ts(far), ts(now));
+        assert_eq!(ts(far), "9999-12-31T23:59:59.999Z");
+        assert!(time_of(&ts(far)).is_ok_and(|t| t > now));
+    }
 }

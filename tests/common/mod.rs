@@ -46,21 +46,26 @@ pub struct TestDb {
 impl TestDb {
     /// Creates the database and runs the migrations.
     pub async fn new(backend: Backend) -> Self {
+        Self::on_server(backend, &admin_url()).await
+    }
+
+    /// Creates the database on the PostgreSQL server of `admin` (a URL of a database there;
+    /// unused for SQLite) and runs the migrations.
+    pub async fn on_server(backend: Backend, admin: &str) -> Self {
         let db = match backend {
             Backend::Postgres => {
                 let name = format!("a1c_test_{}", Uuid::new_v4().simple());
-                let mut admin = sqlx::PgConnection::connect(&admin_url())
+                let mut admin_conn = sqlx::PgConnection::connect(admin)
                     .await
                     .expect("PostgreSQL must be reachable for the PostgreSQL tests");
                 sqlx::query(&format!("CREATE DATABASE {name}"))
-                    .execute(&mut admin)
+                    .execute(&mut admin_conn)
                     .await
                     .expect("create test database");
-                admin.close().await.ok();
-                let base = admin_url();
-                let url = match base.rfind('/') {
-                    Some(i) => format!("{}/{name}", &base[..i]),
-                    None => panic!("A1C_TEST_POSTGRES_URL has no database part"),
+                admin_conn.close().await.ok();
+                let url = match admin.rfind('/') {
+                    Some(i) => format!("{}/{name}", &admin[..i]),
+                    None => panic!("{admin} has no database part"),
                 };
                 TestDb {
                     backend,

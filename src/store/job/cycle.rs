@@ -1,5 +1,6 @@
 //! A pool's round trip: claiming runnable jobs and recording how attempts ended.
 
+use super::unreadable::{self, payload_of, Claimed, Unreadable};
 use super::*;
 
 /// Takes up to `limit` runnable jobs of one type under a fresh lease each.
@@ -30,18 +31,30 @@ async fn claim_pg(
     Ok(settle_and_claim_pg(pool, &[], request, now).await?.1)
 }
 
-fn claimed_from_pg(row: &PgRow) -> Result<ClaimedJob, StoreError> {
-    Ok(ClaimedJob {
-        id: row.try_get("id")?,
+fn claimed_from_pg(row: &PgRow) -> Result<Claimed, StoreError> {
+    let (id, lease_id) = (row.try_get("id")?, row.try_get("lease_id")?);
+    let text: String = row.try_get("payload")?;
+    let payload = match payload_of(text.as_bytes()) {
+        Ok(payload) => payload,
+        Err(error) => {
+            return Ok(Err(Unreadable {
+                id,
+                lease_id,
+                error,
+            }))
+        }
+    };
+    Ok(Ok(ClaimedJob {
+        id,
         job_type: row.try_get("job_type")?,
-        payload: row.try_get("payload")?,
+        payload,
         priority: row.try_get("priority")?,
         attempt: row.try_get("attempts")?,
         max_attempts: row.try_get("max_attempts")?,
         created_at: row.try_get("created_at")?,
         run_at: row.try_get("run_at")?,
-        lease_id: row.try_get("lease_id")?,
-    })
+        lease_id,
+    }))
 }
 
 async fn claim_sqlite(
@@ -82,23 +95,41 @@ async fn claim_sqlite(
     .bind(i64::from(request.limit))
     .bind(request.node)
     .bind(ts(add(now, request.lease_ttl)))
-    .fetch_all(conn)
+    .fetch_all(&mut *conn)
     .await?;
-    rows.iter().map(claimed_from_sqlite).collect()
+    let claimed = rows
+        .iter()
+        .map(claimed_from_sqlite)
+        .collect::<Result<_, _>>()?;
+    let (jobs, unreadable) = unreadable::split(claimed);
+    unreadable::fail_sqlite(conn, &unreadable, now).await?;
+    Ok(jobs)
 }
 
-fn claimed_from_sqlite(row: &SqliteRow) -> Result<ClaimedJob, StoreError> {
-    Ok(ClaimedJob {
-        id: uuid_of(row.try_get("id")?)?,
+fn claimed_from_sqlite(row: &SqliteRow) -> Result<Claimed, StoreError> {
+    let id = uuid_of(row.try_get("id")?)?;
+    let lease_id = uuid_of(row.try_get("lease_id")?)?;
+    let payload = match payload_of(row.try_get("payload")?) {
+        Ok(payload) => payload,
+        Err(error) => {
+            return Ok(Err(Unreadable {
+                id,
+                lease_id,
+                error,
+            }))
+        }
+    };
+    Ok(Ok(ClaimedJob {
+        id,
         job_type: row.try_get("job_type")?,
-        payload: json_of(row.try_get("payload")?),
+        payload,
         priority: row.try_get("priority")?,
         attempt: row.try_get("attempts")?,
         max_attempts: row.try_get("max_attempts")?,
         created_at: time_of(row.try_get("created_at")?)?,
         run_at: time_of(row.try_get("run_at")?)?,
-        lease_id: uuid_of(row.try_get("lease_id")?)?,
-    })
+        lease_id,
+    }))
 }
 
 /// Records how attempts ended, in one statement. Returns the ids whose lease was still
@@ -211,10 +242,10 @@ async fn settle_and_claim_pg(
                  lease_expires_at = $6
              FROM picked
              WHERE j.id = picked.id
-             RETURNING j.id, j.job_type, j.payload, j.priority, j.attempts, j.max_attempts,
-                       j.created_at, j.run_at, j.lease_id
+             RETURNING j.id, j.job_type, j.payload::text AS payload, j.priority, j.attempts,
+                       j.max_attempts, j.created_at, j.run_at, j.lease_id
          )
-         SELECT false AS is_claim, id, NULL::text AS job_type, NULL::jsonb AS payload,
+         SELECT false AS is_claim, id, NULL::text AS job_type, NULL::text AS payload,
                 NULL::int2 AS priority, NULL::int4 AS attempts, NULL::int4 AS max_attempts,
                 NULL::timestamptz AS created_at, NULL::timestamptz AS run_at,
                 NULL::uuid AS lease_id
@@ -248,6 +279,8 @@ async fn settle_and_claim_pg(
             applied.push(row.try_get("id")?);
         }
     }
+    let (claimed, unreadable) = unreadable::split(claimed);
+    unreadable::fail_pg(pool, &unreadable, now).await?;
     Ok((applied, claimed))
 }
 

@@ -59,7 +59,7 @@ pub async fn renew(
     }
 }
 
-/// Takes back every job whose lease expired: `RETRY` at once while attempts remain, else
+/// Takes back every job whose lease expired: `RETRY` within 2 s while attempts remain, else
 /// `DEAD_LETTER`. The lost attempt counts as a failed one. A `PROCESSING` row without a lease
 /// (left by an older system) has no holder and is taken back too.
 ///
@@ -67,17 +67,30 @@ pub async fn renew(
 ///
 /// The database failed; nothing was rescued.
 pub async fn rescue_expired(db: &Db, now: DateTime<Utc>) -> Result<Vec<Rescued>, StoreError> {
-    let sql = "UPDATE job_queue
+    // Each rescued job is due at its own moment within 2 s: with one `run_at` for all, the
+    // claim (by priority, run_at, id) would batch the same jobs together again, and a job that
+    // kills its process would take the same batch-mates down on every attempt.
+    let spread = match db {
+        Db::Postgres(_) => "$1 + random() * interval '2 seconds'",
+        Db::Sqlite(_) => {
+            "strftime('%Y-%m-%dT%H:%M:%fZ', $1,
+                      '+' || (abs(random() % 2000) / 1000.0) || ' seconds')"
+        }
+    };
+    let sql = format!(
+        "UPDATE job_queue
          SET status = CASE WHEN attempts >= max_attempts THEN 'DEAD_LETTER' ELSE 'RETRY' END,
              processed_at = CASE WHEN attempts >= max_attempts THEN $1 END,
              error = 'lease expired: node ' || COALESCE(locked_by, 'unknown')
                  || ' stopped renewing attempt ' || attempts,
-             run_at = $1,
+             run_at = {spread},
              updated_at = $1,
              lease_id = NULL,
              lease_expires_at = NULL
          WHERE status = 'PROCESSING' AND (lease_expires_at < $1 OR lease_expires_at IS NULL)
-         RETURNING id, job_type, status, locked_by";
+         RETURNING id, job_type, status, locked_by"
+    );
+    let sql = sql.as_str();
     match db {
         Db::Postgres(pool) => {
             let rows = sqlx::query(sql).bind(now).fetch_all(pool).await?;

@@ -6,6 +6,7 @@ mod insert;
 mod lease;
 mod operator;
 mod queue;
+mod unreadable;
 
 pub use cycle::{claim, settle, settle_and_claim};
 pub use insert::{insert, insert_by, insert_many, insert_many_by, live_with_unique_key};

@@ -171,11 +171,21 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let shared = Arc::new(config.clone());
     let service = Service::start(config, handlers).await?;
     let http = if http_config.enabled {
-        let db = Db::open(&shared.database)?;
-        let state = http::AppState::new(db, shared, service.pools().clone())?;
-        let running = http::start(state, &http_config.bind)
-            .with_context(|| format!("cannot listen on {}", http_config.bind))?;
-        Some(running)
+        let started = Db::open(&shared.database)
+            .map_err(anyhow::Error::from)
+            .and_then(|db| Ok(http::AppState::new(db, shared, service.pools().clone())?))
+            .and_then(|state| {
+                http::start(state, &http_config.bind)
+                    .with_context(|| format!("cannot listen on {}", http_config.bind))
+            });
+        match started {
+            Ok(running) => Some(running),
+            Err(err) => {
+                // Hand back what the pools claimed before saying why the process stops.
+                service.shutdown().await;
+                return Err(err);
+            }
+        }
     } else {
         None
     };

@@ -102,3 +102,47 @@ fn serve_without_a_token_starts_and_says_how_to_add_one() {
         "{lines:?}"
     );
 }
+
+/// A port another process holds: `serve` says which address it cannot listen on, stops its
+/// pools and exits with an error, without a panic.
+#[test]
+fn serve_stops_cleanly_when_its_port_is_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = holder.local_addr().unwrap().port();
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .current_dir(dir.path())
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("jobs.db").display()),
+        )
+        .env("A1C_JOBS__HTTP__BIND", format!("127.0.0.1:{port}"))
+        .env_remove("RUST_LOG")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn serve");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let exited = child.try_wait().ok().flatten();
+    if exited.is_none() {
+        let _ = child.kill();
+    }
+    let output = child.wait_with_output().expect("output");
+    let log = String::from_utf8_lossy(&output.stderr);
+    drop(holder);
+
+    let status = exited.expect("serve exits when it cannot listen");
+    assert!(!status.success());
+    assert!(
+        log.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{log}"
+    );
+    assert!(
+        log.contains("shutdown complete"),
+        "the pools were shut down: {log}"
+    );
+    assert!(!log.contains("panicked"), "{log}");
+}

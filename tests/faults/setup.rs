@@ -81,11 +81,13 @@ fn ms(d: Duration) -> String {
 }
 
 impl Settings {
-    /// The config file's text: the shipped schedules off, the probe's pool on.
+    /// The config file's text: the shipped schedules off, the probe's pool on, HTTP on a port of
+    /// its own, so nodes side by side never contend for one.
     pub fn toml(&self) -> String {
         let mut text = format!(
             "[service]\npoll_interval = \"{}\"\nshutdown_grace = \"{}\"\n\
              scheduler_tick = \"200ms\"\n\
+             [http]\nbind = \"127.0.0.1:0\"\n\
              [maintenance]\ninterval = \"250ms\"\nunknown_type_after = \"1s\"\n\
              [pools.{FAULT_PROBE}]\nconcurrency = {}\nbatch_size = {}\ntimeout = \"{}\"\n\
              lease_ttl = \"{}\"\nmax_attempts = 3\nbackoff = {}\n",

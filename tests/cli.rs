@@ -63,8 +63,25 @@ fn a_bad_payload_is_refused_and_nothing_is_inserted() {
         dir.path(),
         &["enqueue", "CALCULATE_A1C", "--payload", "{user"],
     );
+    let user = format!(r#"{{"user_id": "{}"}}"#, uuid::Uuid::new_v4());
+    let ancient = a1c(
+        dir.path(),
+        &[
+            "enqueue",
+            "CALCULATE_A1C",
+            "--payload",
+            &user,
+            "--run-at",
+            "0000-06-01T00:00:00Z",
+        ],
+    );
     let listed = json_of(&a1c(dir.path(), &["jobs"]));
 
+    assert!(
+        stderr_of(&ancient).contains("`run_at`"),
+        "{}",
+        stderr_of(&ancient)
+    );
     assert!(
         stderr_of(&bad).contains("field `user_id`"),
         "{}",

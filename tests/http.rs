@@ -141,6 +141,16 @@ async fn invalid_jobs_are_refused_naming_the_field_and_write_nothing(db: &TestDb
             "colour": "red"}),
             "colour",
         ),
+        (
+            json!({"job_type": "CALCULATE_A1C", "payload": {"user_id": Uuid::new_v4()},
+            "run_at": "-0001-01-01T00:00:00Z"}),
+            "run_at",
+        ),
+        (
+            json!({"job_type": "CALCULATE_A1C", "payload": {"user_id": Uuid::new_v4()},
+            "run_at": "0000-12-31T23:59:59Z"}),
+            "run_at",
+        ),
     ];
 
     let mut answers = Vec::new();
@@ -167,6 +177,8 @@ async fn a_batch_is_written_whole_or_not_at_all(db: &TestDb) {
     let valid: Vec<Value> = (0..3).map(|_| calculation(Uuid::new_v4())).collect();
     let mut broken = valid.clone();
     broken.push(json!({"job_type": "CALCULATE_A1C", "payload": {"user_id": "x"}}));
+    let mut ancient = valid.clone();
+    ancient[1]["run_at"] = json!("-0044-03-15T12:00:00Z");
     let keyed = |key: &str| {
         let mut job = calculation(Uuid::new_v4());
         job["unique_key"] = json!(key);
@@ -182,6 +194,7 @@ async fn a_batch_is_written_whole_or_not_at_all(db: &TestDb) {
         )
         .await;
     let (empty, _) = api.post("/api/jobs/batch", &json!({"jobs": []})).await;
+    let (too_old, old_error) = api.post("/api/jobs/batch", &json!({"jobs": ancient})).await;
 
     assert_eq!(created, StatusCode::CREATED, "{ids}");
     assert_eq!(ids["ids"].as_array().unwrap().len(), 3);
@@ -196,6 +209,12 @@ async fn a_batch_is_written_whole_or_not_at_all(db: &TestDb) {
     );
     assert_eq!(taken, StatusCode::CONFLICT);
     assert_eq!(empty, StatusCode::BAD_REQUEST);
+    assert_eq!(too_old, StatusCode::BAD_REQUEST);
+    let old_error = old_error["error"].as_str().unwrap();
+    assert!(
+        old_error.contains("jobs[1]") && old_error.contains("run_at"),
+        "{old_error}"
+    );
     assert_eq!(job_count(&api.db).await, 3);
     api.stop().await;
 }

@@ -78,6 +78,7 @@ async fn pools_are_paused_resized_and_resumed(db: &TestDb) {
     let (resized, resized_body) = put(&api, &path("concurrency"), &json!({"concurrency": 3})).await;
     let (zero, zero_body) = put(&api, &path("concurrency"), &json!({"concurrency": 0})).await;
     let (word, _) = put(&api, &path("concurrency"), &json!({"concurrency": "many"})).await;
+    let (empty, empty_body) = put(&api, &path("concurrency"), &json!({})).await;
     let (unknown, unknown_body) = api.post("/api/pools/NO_SUCH_TYPE/pause", &json!({})).await;
     let (resumed, resumed_body) = api.post(&path("resume"), &json!({})).await;
     wait_until(WAIT, "the held job runs after resume", || async {
@@ -117,6 +118,18 @@ async fn pools_are_paused_resized_and_resumed(db: &TestDb) {
         "{zero_body}"
     );
     assert_eq!(word, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        empty,
+        StatusCode::BAD_REQUEST,
+        "an empty body resets nothing"
+    );
+    assert!(
+        empty_body["error"]
+            .as_str()
+            .unwrap()
+            .contains("concurrency"),
+        "{empty_body}"
+    );
     assert_eq!(unknown, StatusCode::NOT_FOUND, "{unknown_body}");
     assert_eq!(
         (resumed, &resumed_body["paused"]),

@@ -570,6 +570,11 @@ mod adopted {
                      VALUES ('TEST_WORK', '{\"tag\": \"later\"}', 'PENDING',
                              datetime('now', '+1 hour'))";
         sqlx::query(later).execute(pool).await.unwrap();
+        // SQLite writes year -1 back as "-001-…"; it is a time all the same, and long due.
+        let ancient = "INSERT INTO job_queue (job_type, payload, status, run_at)
+                       VALUES ('TEST_WORK', '{\"tag\": \"ancient\"}', 'PENDING',
+                               '-0001-01-01T00:00:00Z')";
+        sqlx::query(ancient).execute(pool).await.unwrap();
         let garbage = "INSERT INTO job_queue (job_type, payload, status, run_at)
                        VALUES ('TEST_WORK', '{}', 'PENDING', 'soon')";
         let refused = sqlx::query(garbage)
@@ -580,14 +585,15 @@ mod adopted {
         let recorder = Recorder::default();
         let service = start(t.config(""), &recorder).await;
 
-        wait_until(Duration::from_secs(5), "the due job ran", || async {
-            count_status(&db, JobStatus::Completed).await == 1
+        wait_until(Duration::from_secs(5), "the due jobs ran", || async {
+            count_status(&db, JobStatus::Completed).await == 2
         })
         .await;
 
         assert!(refused.contains("must be times"), "{refused}");
-        let tags: Vec<String> = recorder.runs().into_iter().map(|r| r.tag).collect();
-        assert_eq!(tags, ["now"], "the job due in an hour waits");
+        let mut tags: Vec<String> = recorder.runs().into_iter().map(|r| r.tag).collect();
+        tags.sort();
+        assert_eq!(tags, ["ancient", "now"], "the job due in an hour waits");
         assert_eq!(count_status(&db, JobStatus::Pending).await, 1);
         assert_eq!(
             jobs::list(
@@ -600,7 +606,7 @@ mod adopted {
             .await
             .unwrap()
             .len(),
-            2
+            3
         );
         service.shutdown().await;
         db.close().await;

@@ -45,8 +45,15 @@ pub struct PoolInfo {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConcurrencyBody {
-    /// 1 to 10,000, or null.
+    /// 1 to 10,000, or null. Required: an empty body changes nothing by mistake.
+    #[serde(deserialize_with = "present")]
+    #[schema(required = true)]
     pub concurrency: Option<u32>,
+}
+
+/// A field that must be given, though it may be `null`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    Option::deserialize(d)
 }
 
 /// Every configured pool.

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use serde_json::Value;
 
 use super::payload::{self, PayloadError};
@@ -30,6 +30,9 @@ pub enum RequestError {
     /// The attempt limit is below 1.
     #[error("field `max_attempts`: must be at least 1")]
     MaxAttempts,
+    /// The start time lies outside the years 1 to 9999, which both backends store alike.
+    #[error("field `run_at`: must be a time in the years 1 to 9999")]
+    RunAt,
     /// The unique key is blank, too long or holds a NUL character.
     #[error("field `unique_key`: must be 1 to {MAX_UNIQUE_KEY_LEN} bytes, not blank, without NUL")]
     UniqueKey,
@@ -67,6 +70,12 @@ impl JobRequest {
             k.trim().is_empty() || k.len() > MAX_UNIQUE_KEY_LEN || k.contains('\0')
         }) {
             return Err(RequestError::UniqueKey);
+        }
+        if self
+            .run_at
+            .is_some_and(|at| !(1..=9999).contains(&at.year()))
+        {
+            return Err(RequestError::RunAt);
         }
         payload::validate(&self.job_type, &self.payload)?;
         let priority = self

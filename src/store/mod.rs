@@ -26,7 +26,7 @@ pub mod user;
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Utc};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
@@ -216,14 +216,20 @@ impl Db {
 }
 
 /// A time as SQLite stores it.
+///
+/// SQLite compares times as text, so every stored time has a four-digit year. Past year 9999
+/// the text would read "+10000-…", which sorts before every four-digit year: a retry backed
+/// off that far would be due at once. Before year 1 it would read "-0001-…", which no reader
+/// takes back. Such times are held at the first instant of year 1 or the last of 9999.
 pub(crate) fn ts(at: DateTime<Utc>) -> String {
-    // Past year 9999 the text would read "+10000-…", which sorts before every four-digit year:
-    // a retry backed off that far would be due at once. Such times are held at the last
-    // instant of 9999, still ages away.
+    let first = NaiveDate::from_ymd_opt(1, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map_or(DateTime::<Utc>::MIN_UTC, |t| t.and_utc());
     let last = NaiveDate::from_ymd_opt(9999, 12, 31)
         .and_then(|d| d.and_hms_milli_opt(23, 59, 59, 999))
         .map_or(DateTime::<Utc>::MAX_UTC, |t| t.and_utc());
-    at.min(last).to_rfc3339_opts(SecondsFormat::Millis, true)
+    at.clamp(first, last)
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// A UUID read from SQLite text.
@@ -232,16 +238,27 @@ pub(crate) fn uuid_of(text: &str) -> Result<Uuid, StoreError> {
 }
 
 /// A UTC time read from SQLite text: ours, RFC 3339, or SQLite's own `YYYY-MM-DD HH:MM:SS`
-/// (which is UTC).
+/// (which is UTC), including the years before 1 that SQLite writes as `-001-…`.
 pub(crate) fn time_of(text: &str) -> Result<DateTime<Utc>, StoreError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t.with_timezone(&Utc));
     }
+    naive_time_of(text)
+        .or_else(|| {
+            // SQLite prints year -1 as "-001": read the year apart from the rest.
+            let (year, rest) = text.strip_prefix('-')?.split_once('-')?;
+            let year: i32 = year.parse().ok()?;
+            naive_time_of(&format!("2000-{rest}"))?.with_year(-year)
+        })
+        .map(|naive| naive.and_utc())
+        .ok_or_else(|| StoreError::Corrupt(format!("time {text:?} is not a UTC time")))
+}
+
+fn naive_time_of(text: &str) -> Option<chrono::NaiveDateTime> {
+    let text = text.strip_suffix('Z').unwrap_or(text);
     ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
         .iter()
         .find_map(|format| chrono::NaiveDateTime::parse_from_str(text, format).ok())
-        .map(|naive| naive.and_utc())
-        .ok_or_else(|| StoreError::Corrupt(format!("time {text:?} is not a UTC time")))
 }
 
 /// An optional UTC time read from SQLite text.
@@ -270,6 +287,8 @@ pub(crate) fn delta(d: Duration) -> chrono::TimeDelta {
 
 #[cfg(test)]
 mod tests {
+    use chrono::Timelike;
+
     use super::*;
 
     #[test]
@@ -280,5 +299,26 @@ mod tests {
         assert!(ts(far) > ts(now), "{} <= {}", ts(far), ts(now));
         assert_eq!(ts(far), "9999-12-31T23:59:59.999Z");
         assert!(time_of(&ts(far)).is_ok_and(|t| t > now));
+    }
+
+    #[test]
+    fn times_before_year_1_are_stored_readable_and_due() {
+        let now = Utc::now();
+        let ancient = DateTime::<Utc>::MIN_UTC;
+
+        assert_eq!(ts(ancient), "0001-01-01T00:00:00.000Z");
+        assert!(ts(ancient) < ts(now));
+        assert!(time_of(&ts(ancient)).is_ok_and(|t| t < now));
+    }
+
+    #[test]
+    fn sqlite_years_before_1_are_read() {
+        let read = time_of("-001-03-01T12:30:00.000Z").unwrap();
+        let leap = time_of("-004-02-29 00:00:00").unwrap();
+
+        assert_eq!((read.year(), read.month(), read.hour()), (-1, 3, 12));
+        assert_eq!((leap.year(), leap.day()), (-4, 29));
+        assert!(time_of("-001-02-30T00:00:00.000Z").is_err());
+        assert!(time_of("1999-13-01T00:00:00.000Z").is_err());
     }
 }

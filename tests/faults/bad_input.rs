@@ -1,8 +1,9 @@
 //! Bad input written straight into `job_queue`, as the app or a broken client could: payloads
 //! that are null, arrays, strings, 1 MiB, deeply nested, with NUL characters or invalid UTF-8,
-//! with a wrong type per field, and an unknown job type. Each such job ends FAILED with an
-//! error naming the problem, nothing panics, and NUL characters in results and errors are
-//! stored cleaned instead of blocking the job in PROCESSING.
+//! with a wrong type per field, an unknown job type, and (on SQLite, which keeps any text) a
+//! start time that is not a time. Each such job ends FAILED with an error naming the problem,
+//! nothing panics, and NUL characters in results and errors are stored cleaned instead of
+//! blocking the job in PROCESSING.
 
 use std::time::Duration;
 
@@ -14,10 +15,12 @@ use crate::audit::ends;
 use crate::common::{wait_until, Backend};
 use crate::setup::{execute, report, rows, text, unfinished, Settings, World};
 
-/// A row to insert: job type, payload as SQL, and what its error must say.
+/// A row to insert: job type, payload as SQL, and what its error must say; and, if set, text
+/// written over its `run_at` after the insert.
 struct Bad {
     job_type: &'static str,
     payload: String,
+    run_at: Option<&'static str>,
     expect: &'static str,
 }
 
@@ -25,7 +28,17 @@ fn bad(job_type: &'static str, payload: impl Into<String>, expect: &'static str)
     Bad {
         job_type,
         payload: payload.into(),
+        run_at: None,
         expect,
+    }
+}
+
+/// A well-formed job whose `run_at` is then overwritten with `text`. Inserts are checked by a
+/// trigger; an update, as a careless script could run one, is not.
+fn bad_time(text: &'static str) -> Bad {
+    Bad {
+        run_at: Some(text),
+        ..bad("FAULT_PROBE", "'{\"ms\": 0}'", "unreadable run_at")
     }
 }
 
@@ -61,9 +74,12 @@ fn common_cases() -> Vec<Bad> {
     ]
 }
 
-/// What only SQLite can hold: NUL characters and invalid UTF-8 in the payload's text.
+/// What only SQLite can hold: NUL characters and invalid UTF-8 in the payload's text, and
+/// start times that sort before now but are no time (a thirteenth month, a bare year).
 fn sqlite_cases() -> Vec<Bad> {
     vec![
+        bad_time("1999-13-01T00:00:00.000Z"),
+        bad_time("1999"),
         bad("FAULT_PROBE", "'{\"mode\": \"a\\u0000b\"}'", "field `mode`"),
         bad(
             "FAULT_PROBE",
@@ -81,7 +97,12 @@ async fn insert(db: &Db, case: &Bad) -> Result<Uuid, sqlx::Error> {
          VALUES ('{id}', '{}', {}, 'PENDING', 1)",
         case.job_type, case.payload
     );
-    execute(db, &sql).await.map(|()| id)
+    execute(db, &sql).await?;
+    if let Some(run_at) = case.run_at {
+        let sql = format!("UPDATE job_queue SET run_at = '{run_at}' WHERE id = '{id}'");
+        execute(db, &sql).await?;
+    }
+    Ok(id)
 }
 
 pub async fn bad_rows_end_failed_with_a_reason(backend: Backend) {

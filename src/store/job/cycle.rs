@@ -109,8 +109,18 @@ async fn claim_sqlite(
 fn claimed_from_sqlite(row: &SqliteRow) -> Result<Claimed, StoreError> {
     let id = uuid_of(row.try_get("id")?)?;
     let lease_id = uuid_of(row.try_get("lease_id")?)?;
-    let payload = match payload_of(row.try_get("payload")?) {
-        Ok(payload) => payload,
+    // SQLite keeps whatever text a row was given; a time no reader takes back fails its own
+    // job instead of the whole claim.
+    let read = || -> Result<_, String> {
+        let payload = payload_of(row.try_get("payload").map_err(|e| e.to_string())?)?;
+        let time = |column| {
+            let text: &str = row.try_get(column).map_err(|e| e.to_string())?;
+            time_of(text).map_err(|_| format!("unreadable {column}: {text:?} is not a UTC time"))
+        };
+        Ok((payload, time("created_at")?, time("run_at")?))
+    };
+    let (payload, created_at, run_at) = match read() {
+        Ok(fields) => fields,
         Err(error) => {
             return Ok(Err(Unreadable {
                 id,
@@ -126,8 +136,8 @@ fn claimed_from_sqlite(row: &SqliteRow) -> Result<Claimed, StoreError> {
         priority: row.try_get("priority")?,
         attempt: row.try_get("attempts")?,
         max_attempts: row.try_get("max_attempts")?,
-        created_at: time_of(row.try_get("created_at")?)?,
-        run_at: time_of(row.try_get("run_at")?)?,
+        created_at,
+        run_at,
         lease_id,
     }))
 }

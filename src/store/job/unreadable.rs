@@ -1,5 +1,6 @@
-//! Claimed rows whose payload cannot be read: text that is not UTF-8 (SQLite stores any
-//! bytes), or JSON nested deeper than the parser follows (jsonb and SQLite's JSON go deeper).
+//! Claimed rows that cannot be read: a payload that is not UTF-8 (SQLite stores any bytes) or
+//! JSON nested deeper than the parser follows (jsonb and SQLite's JSON go deeper), or, on
+//! SQLite, a time column holding text that is not a time.
 //! No handler could run such a job, and retrying cannot fix it, so the claim fails it at once
 //! under its new lease, with an error that says why; the rest of the batch runs as usual.
 
@@ -53,7 +54,7 @@ pub(super) async fn fail_pg(
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     for row in rows {
-        tracing::warn!(job_id = %row.id, error = %row.error, "unreadable payload; job failed");
+        tracing::warn!(job_id = %row.id, error = %row.error, "unreadable job row; job failed");
         sqlx::query(FAIL)
             .bind(clean_error(&row.error))
             .bind(now)
@@ -72,7 +73,7 @@ pub(super) async fn fail_sqlite(
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     for row in rows {
-        tracing::warn!(job_id = %row.id, error = %row.error, "unreadable payload; job failed");
+        tracing::warn!(job_id = %row.id, error = %row.error, "unreadable job row; job failed");
         sqlx::query(FAIL)
             .bind(clean_error(&row.error))
             .bind(ts(now))

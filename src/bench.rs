@@ -128,6 +128,17 @@ fn output(mut value: Value) -> anyhow::Result<()> {
     std::fs::write(&path, format!("{value}\n")).with_context(|| format!("write {path}"))
 }
 
+/// Transactions committed in this database so far (PostgreSQL's statistics, which lag by up
+/// to half a second); `None` on SQLite.
+async fn commits(db: &Db) -> anyhow::Result<Option<i64>> {
+    let Db::Postgres(pool) = db else {
+        return Ok(None);
+    };
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let sql = "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()";
+    Ok(Some(sqlx::query_scalar(sql).fetch_one(pool).await?))
+}
+
 async fn unfinished(db: &Db) -> anyhow::Result<i64> {
     let sql = "SELECT count(*) FROM job_queue WHERE job_type = $1 AND status <> 'COMPLETED'";
     Ok(match db {
@@ -185,6 +196,7 @@ async fn work(config: Config, db: &Db, settings: &Settings) -> anyhow::Result<()
     tokio::pin!(done);
     done.as_mut().enable();
 
+    let commits_before = commits(db).await?;
     let started = Instant::now();
     let service = start(config, settings, &noop).await?;
     done.await;
@@ -195,9 +207,14 @@ async fn work(config: Config, db: &Db, settings: &Settings) -> anyhow::Result<()
     }
     let seconds = started.elapsed().as_secs_f64();
     service.shutdown_within(Duration::from_secs(1)).await;
+    // Every commit of the run: the pool's cycles, plus a few for start-up and shutdown.
+    let commits = commits(db)
+        .await?
+        .zip(commits_before)
+        .map(|(after, before)| after - before);
     output(json!({
         "phase": "work", "n": settings.n, "seconds": seconds,
-        "handled": noop.count.load(Ordering::Relaxed), "left_after": left,
+        "handled": noop.count.load(Ordering::Relaxed), "left_after": left, "commits": commits,
         "settings": settings.describe(),
     }))
 }

@@ -18,7 +18,9 @@
 //! A pool talks to the database in cycles: one round trip (one statement on PostgreSQL)
 //! records the outcomes of the attempts that ended and claims jobs for the free slots. One
 //! cycle runs at a time, and what arrives meanwhile goes into the next, so under load one
-//! commit covers many jobs, and an idle pool answers a single job at once.
+//! commit covers many jobs, and an idle pool answers a single job at once. A finished attempt
+//! does not start a cycle itself: it queues one behind the messages already waiting, so the
+//! attempts of a batch that end together are recorded, and their slots refilled, together.
 
 mod control;
 
@@ -106,6 +108,7 @@ pub struct Pool {
     peak_in_flight: usize,
     cycling: bool,
     again: bool,
+    cycle_queued: bool,
     renewing: bool,
     outcomes: Vec<Settlement>,
     draining: bool,
@@ -140,6 +143,7 @@ impl Pool {
             peak_in_flight: 0,
             cycling: false,
             again: false,
+            cycle_queued: false,
             renewing: false,
             outcomes: Vec::new(),
             draining: false,
@@ -218,6 +222,14 @@ impl Pool {
         );
     }
 
+    /// Starts a cycle once the messages waiting now have been handled.
+    fn cycle_after_waiting(&mut self, ctx: &mut Context<Self>) {
+        if !self.cycle_queued {
+            self.cycle_queued = true;
+            ctx.notify(QueuedCycle);
+        }
+    }
+
     /// How many jobs the next claim may take: free slots, batch size and rate limit.
     fn claim_budget(&mut self, ctx: &mut Context<Self>) -> u32 {
         let (free, _) = self.free_slots();
@@ -248,6 +260,11 @@ impl Pool {
             }
         };
         self.database_ok();
+        debug!(
+            settled = outcomes.len(),
+            claimed = done.claimed.len(),
+            "cycle"
+        );
         report_superseded(&outcomes, &done.applied);
         self.metrics.record_settled(&outcomes, &done.applied);
         let full = budget > 0 && u32::try_from(done.claimed.len()).unwrap_or(u32::MAX) >= budget;
@@ -630,6 +647,20 @@ impl Handler<Finished> for Pool {
         let settlement = self.settlement(&run.job, msg.outcome, Utc::now());
         log_outcome(&run.job, &settlement, elapsed_ms);
         self.outcomes.push(settlement);
+        self.cycle_after_waiting(ctx);
+    }
+}
+
+/// A cycle queued behind the messages that were waiting when it was asked for.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct QueuedCycle;
+
+impl Handler<QueuedCycle> for Pool {
+    type Result = ();
+
+    fn handle(&mut self, _: QueuedCycle, ctx: &mut Self::Context) {
+        self.cycle_queued = false;
         self.cycle(ctx);
     }
 }

@@ -343,7 +343,18 @@ impl Config {
         let config: Config =
             serde_path_to_error::deserialize(toml::Value::Table(tree)).map_err(|err| {
                 let key = err.path().to_string();
-                ConfigError::invalid(key, err.into_inner().to_string())
+                let mut message = err.into_inner().to_string();
+                // The built-in pools get every setting from the defaults; a pool of another
+                // job type starts from nothing.
+                let whole_pool = key.strip_prefix("pools.").is_some_and(|t| !t.contains('.'));
+                if whole_pool && message.starts_with("missing field") {
+                    let first = message.lines().next().unwrap_or_default();
+                    message = format!(
+                        "{first}; a pool of a job type without built-in settings must give \
+                         every setting (see the built-in pools in config/default.toml)"
+                    );
+                }
+                ConfigError::invalid(key, message)
             })?;
         config.validate()?;
         Ok(config)
@@ -713,6 +724,16 @@ mod tests {
         assert_eq!(config.pools["CALCULATE_A1C"].concurrency, 9);
         assert_eq!(config.service.poll_interval, Duration::from_millis(250));
         assert_eq!(config.database.url, "postgres://x@127.0.0.1/db");
+    }
+
+    #[test]
+    fn a_pool_of_another_type_is_told_to_give_every_setting() {
+        let err = Config::from_toml_layers(&["[pools.NOPE]\nconcurrency = 2\n"])
+            .unwrap_err()
+            .to_string();
+
+        assert!(err.contains("pools.NOPE"), "{err}");
+        assert!(err.contains("must give every setting"), "{err}");
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use a1c_jobs::store::Db;
+use a1c_jobs::store::{job as jobs, Db};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -135,6 +135,16 @@ pub async fn bad_rows_end_failed_with_a_reason(backend: Backend) {
     .await;
 
     let ends = ends(db).await;
+    // Every such row, failed, still reads back as a job for the operator.
+    let filter = jobs::ListFilter {
+        limit: 100,
+        ..jobs::ListFilter::default()
+    };
+    let listed = jobs::list(db, &filter).await.map(|l| l.len());
+    assert!(
+        listed.as_ref().is_ok_and(|n| *n == inserted.len()),
+        "listing the failed jobs: {listed:?}"
+    );
     let mut figures = Vec::new();
     for (id, case) in &inserted {
         let end = ends

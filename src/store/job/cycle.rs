@@ -41,6 +41,7 @@ fn claimed_from_pg(row: &PgRow) -> Result<Claimed, StoreError> {
                 id,
                 lease_id,
                 error,
+                bad_time: None,
             }))
         }
     };
@@ -111,21 +112,26 @@ fn claimed_from_sqlite(row: &SqliteRow) -> Result<Claimed, StoreError> {
     let lease_id = uuid_of(row.try_get("lease_id")?)?;
     // SQLite keeps whatever text a row was given; a time no reader takes back fails its own
     // job instead of the whole claim.
-    let read = || -> Result<_, String> {
-        let payload = payload_of(row.try_get("payload").map_err(|e| e.to_string())?)?;
+    let read = || -> Result<_, (String, Option<&'static str>)> {
+        let payload = row.try_get("payload").map_err(|e| (e.to_string(), None))?;
+        let payload = payload_of(payload).map_err(|error| (error, None))?;
         let time = |column| {
-            let text: &str = row.try_get(column).map_err(|e| e.to_string())?;
-            time_of(text).map_err(|_| format!("unreadable {column}: {text:?} is not a UTC time"))
+            let text: &str = row.try_get(column).map_err(|e| (e.to_string(), None))?;
+            time_of(text).map_err(|_| {
+                let error = format!("unreadable {column}: {text:?} is not a UTC time");
+                (error, Some(column))
+            })
         };
         Ok((payload, time("created_at")?, time("run_at")?))
     };
     let (payload, created_at, run_at) = match read() {
         Ok(fields) => fields,
-        Err(error) => {
+        Err((error, bad_time)) => {
             return Ok(Err(Unreadable {
                 id,
                 lease_id,
                 error,
+                bad_time,
             }))
         }
     };

@@ -269,10 +269,14 @@ pub async fn notify(db: &Db, job_type: &str) -> Result<(), StoreError> {
 }
 
 fn job_from_pg(row: &PgRow) -> Result<Job, StoreError> {
+    // jsonb holds deeper nesting than the JSON parser follows; such a job is still shown.
+    let payload = row
+        .try_get("payload")
+        .unwrap_or_else(|err| Value::String(format!("unreadable payload: {err}")));
     Ok(Job {
         id: row.try_get("id")?,
         job_type: row.try_get("job_type")?,
-        payload: row.try_get("payload")?,
+        payload,
         status: status_of(row.try_get("status")?)?,
         priority: row.try_get("priority")?,
         attempts: row.try_get("attempts")?,
@@ -297,7 +301,8 @@ fn job_from_sqlite(row: &SqliteRow) -> Result<Job, StoreError> {
     Ok(Job {
         id: uuid_of(row.try_get("id")?)?,
         job_type: row.try_get("job_type")?,
-        payload: json_of(row.try_get("payload")?),
+        // SQLite keeps any bytes: text that is not UTF-8 is shown with replacement characters.
+        payload: json_of(&String::from_utf8_lossy(row.try_get("payload")?)),
         status: status_of(row.try_get("status")?)?,
         priority: row.try_get("priority")?,
         attempts: row.try_get("attempts")?,

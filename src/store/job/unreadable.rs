@@ -11,6 +11,9 @@ pub(super) struct Unreadable {
     pub id: Uuid,
     pub lease_id: Uuid,
     pub error: String,
+    /// The time column (SQLite only) whose text is no time. Failing the job sets it to the
+    /// time of failure, so the row reads back everywhere; the error keeps the old text.
+    pub bad_time: Option<&'static str>,
 }
 
 /// A claimed row: a job to run, or one to fail.
@@ -81,6 +84,13 @@ pub(super) async fn fail_sqlite(
             .bind(row.lease_id.to_string())
             .execute(&mut *conn)
             .await?;
+        if let Some(column) = row.bad_time {
+            sqlx::query(&format!("UPDATE job_queue SET {column} = ?1 WHERE id = ?2"))
+                .bind(ts(now))
+                .bind(row.id.to_string())
+                .execute(&mut *conn)
+                .await?;
+        }
     }
     Ok(())
 }

@@ -151,6 +151,11 @@ async fn invalid_jobs_are_refused_naming_the_field_and_write_nothing(db: &TestDb
             "run_at": "0000-12-31T23:59:59Z"}),
             "run_at",
         ),
+        (
+            json!({"job_type": "CALCULATE_A1C", "payload": {"user_id": Uuid::new_v4()},
+            "run_at": "9999-12-31T23:59:60Z"}),
+            "run_at",
+        ),
     ];
 
     let mut answers = Vec::new();

@@ -608,6 +608,16 @@ mod adopted {
             .len(),
             3
         );
+        // A time made unreadable by hand (updates are not checked) hides only its own row.
+        let spoiled = "UPDATE job_queue SET run_at = 'soon'
+                       WHERE json_extract(payload, '$.tag') = 'later'";
+        sqlx::query(spoiled).execute(pool).await.unwrap();
+        let filter = jobs::ListFilter {
+            limit: 10,
+            ..Default::default()
+        };
+        let listed = jobs::list(&db, &filter).await.map(|l| l.len());
+        assert_eq!(listed.ok(), Some(2), "the readable jobs are still listed");
         service.shutdown().await;
         db.close().await;
     }

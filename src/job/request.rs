@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use serde_json::Value;
 
 use super::payload::{self, PayloadError};
@@ -71,10 +71,8 @@ impl JobRequest {
         }) {
             return Err(RequestError::UniqueKey);
         }
-        if self
-            .run_at
-            .is_some_and(|at| !(1..=9999).contains(&at.year()))
-        {
+        let run_at = self.run_at.map(without_leap_second);
+        if run_at.is_some_and(|at| !(1..=9999).contains(&at.year())) {
             return Err(RequestError::RunAt);
         }
         payload::validate(&self.job_type, &self.payload)?;
@@ -95,10 +93,22 @@ impl JobRequest {
         let mut job = NewJob::new(self.job_type, self.payload)
             .priority(priority)
             .max_attempts(max_attempts);
-        job.run_at = self.run_at;
+        job.run_at = run_at;
         job.unique_key = self.unique_key;
         Ok(job)
     }
+}
+
+/// A leap second (`23:59:60`) as the next second, as PostgreSQL reads it; SQLite would
+/// refuse it, and its year could pass for the year before.
+fn without_leap_second(at: DateTime<Utc>) -> DateTime<Utc> {
+    let nanos = at.timestamp_subsec_nanos();
+    if nanos < 1_000_000_000 {
+        return at;
+    }
+    at.with_nanosecond(nanos - 1_000_000_000)
+        .and_then(|t| t.checked_add_signed(chrono::TimeDelta::seconds(1)))
+        .unwrap_or(at)
 }
 
 #[cfg(test)]
@@ -128,6 +138,23 @@ mod tests {
 
         assert_eq!(job.priority, 3);
         assert_eq!(job.max_attempts, DEFAULT_MAX_ATTEMPTS);
+    }
+
+    #[test]
+    fn a_leap_second_is_the_next_second_and_cannot_pass_year_9999() {
+        let at = |text| DateTime::parse_from_rfc3339(text).unwrap().to_utc();
+        let user = json!({"user_id": uuid::Uuid::new_v4()});
+        let mut leap = request("CALCULATE_A1C", user.clone());
+        leap.run_at = Some(at("2026-06-30T23:59:60.5Z"));
+        let mut last = request("CALCULATE_A1C", user);
+        last.run_at = Some(at("9999-12-31T23:59:60Z"));
+        let pools = BTreeMap::new();
+
+        let job = leap.into_new_job(&pools).unwrap();
+        let refused = last.into_new_job(&pools).unwrap_err().to_string();
+
+        assert_eq!(job.run_at, Some(at("2026-07-01T00:00:00.5Z")));
+        assert!(refused.contains("`run_at`"), "{refused}");
     }
 
     #[test]

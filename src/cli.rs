@@ -168,14 +168,20 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     db.close().await;
     let handlers = Handlers::from_config(&config);
     let http_config = config.http.clone();
+    // The port is taken before any pool starts, so a port in use stops nothing half-started.
+    let listener = http_config
+        .enabled
+        .then(|| std::net::TcpListener::bind(http_config.bind.as_str()))
+        .transpose()
+        .with_context(|| format!("cannot listen on {}", http_config.bind))?;
     let shared = Arc::new(config.clone());
     let service = Service::start(config, handlers).await?;
-    let http = if http_config.enabled {
+    let http = if let Some(listener) = listener {
         let started = Db::open(&shared.database)
             .map_err(anyhow::Error::from)
             .and_then(|db| Ok(http::AppState::new(db, shared, service.pools().clone())?))
             .and_then(|state| {
-                http::start(state, &http_config.bind)
+                http::start_on(state, listener)
                     .with_context(|| format!("cannot listen on {}", http_config.bind))
             });
         match started {

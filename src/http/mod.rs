@@ -128,6 +128,15 @@ impl Running {
 ///
 /// The address cannot be bound.
 pub fn start(state: AppState, addr: &str) -> std::io::Result<Running> {
+    start_on(state, std::net::TcpListener::bind(addr)?)
+}
+
+/// Serves the API from `state` on a socket already bound, on the current actix system.
+///
+/// # Errors
+///
+/// The socket cannot be listened on.
+pub fn start_on(state: AppState, listener: std::net::TcpListener) -> std::io::Result<Running> {
     let http = state.config.http.clone();
     if state.tokens.is_empty() {
         tracing::warn!(
@@ -152,7 +161,7 @@ pub fn start(state: AppState, addr: &str) -> std::io::Result<Running> {
     })
     .workers(http.workers)
     .disable_signals()
-    .bind(addr)?;
+    .listen(listener)?;
     let addrs = server.addrs();
     let server = server.run();
     let handle = server.handle();

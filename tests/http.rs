@@ -111,6 +111,11 @@ async fn creates_gets_and_lists_jobs_a_page_at_a_time(db: &TestDb) {
 
 async fn invalid_jobs_are_refused_naming_the_field_and_write_nothing(db: &TestDb) {
     let api = Api::start(db).await;
+    let starting = |run_at: &str| {
+        let mut job = calculation(Uuid::new_v4());
+        job["run_at"] = json!(run_at);
+        job
+    };
     let cases = [
         (
             json!({"job_type": "CALCULATE_A1C", "payload": {"user_id": 5}}),
@@ -141,21 +146,9 @@ async fn invalid_jobs_are_refused_naming_the_field_and_write_nothing(db: &TestDb
             "colour": "red"}),
             "colour",
         ),
-        (
-            json!({"job_type": "CALCULATE_A1C", "payload": {"user_id": Uuid::new_v4()},
-            "run_at": "-0001-01-01T00:00:00Z"}),
-            "run_at",
-        ),
-        (
-            json!({"job_type": "CALCULATE_A1C", "payload": {"user_id": Uuid::new_v4()},
-            "run_at": "0000-12-31T23:59:59Z"}),
-            "run_at",
-        ),
-        (
-            json!({"job_type": "CALCULATE_A1C", "payload": {"user_id": Uuid::new_v4()},
-            "run_at": "9999-12-31T23:59:60Z"}),
-            "run_at",
-        ),
+        (starting("-0001-01-01T00:00:00Z"), "run_at"),
+        (starting("0000-12-31T23:59:59Z"), "run_at"),
+        (starting("9999-12-31T23:59:60Z"), "run_at"),
     ];
 
     let mut answers = Vec::new();

@@ -110,29 +110,24 @@ async fn claim_sqlite(
 fn claimed_from_sqlite(row: &SqliteRow) -> Result<Claimed, StoreError> {
     let id = uuid_of(row.try_get("id")?)?;
     let lease_id = uuid_of(row.try_get("lease_id")?)?;
+    let unreadable = |error, bad_time| {
+        Ok(Err(Unreadable {
+            id,
+            lease_id,
+            error,
+            bad_time,
+        }))
+    };
+    let payload = match payload_of(row.try_get("payload")?) {
+        Ok(payload) => payload,
+        Err(error) => return unreadable(error, None),
+    };
     // SQLite keeps whatever text a row was given; a time no reader takes back fails its own
     // job instead of the whole claim.
-    let read = || -> Result<_, (String, Option<&'static str>)> {
-        let payload = row.try_get("payload").map_err(|e| (e.to_string(), None))?;
-        let payload = payload_of(payload).map_err(|error| (error, None))?;
-        let time = |column| {
-            let text: &str = row.try_get(column).map_err(|e| (e.to_string(), None))?;
-            time_of(text).map_err(|_| {
-                let error = format!("unreadable {column}: {text:?} is not a UTC time");
-                (error, Some(column))
-            })
-        };
-        Ok((payload, time("created_at")?, time("run_at")?))
-    };
-    let (payload, created_at, run_at) = match read() {
-        Ok(fields) => fields,
-        Err((error, bad_time)) => {
-            return Ok(Err(Unreadable {
-                id,
-                lease_id,
-                error,
-                bad_time,
-            }))
+    let (created_at, run_at) = match (time_in(row, "created_at"), time_in(row, "run_at")) {
+        (Ok(created_at), Ok(run_at)) => (created_at, run_at),
+        (Err((error, column)), _) | (_, Err((error, column))) => {
+            return unreadable(error, Some(column))
         }
     };
     Ok(Ok(ClaimedJob {
@@ -146,6 +141,15 @@ fn claimed_from_sqlite(row: &SqliteRow) -> Result<Claimed, StoreError> {
         run_at,
         lease_id,
     }))
+}
+
+/// The time in `column` of a SQLite row, or why it cannot be read, with the column.
+fn time_in(row: &SqliteRow, column: &'static str) -> Result<DateTime<Utc>, (String, &'static str)> {
+    let text: &str = row.try_get(column).map_err(|e| (e.to_string(), column))?;
+    time_of(text).map_err(|_| {
+        let error = format!("unreadable {column}: {text:?} is not a UTC time");
+        (error, column)
+    })
 }
 
 /// Records how attempts ended, in one statement. Returns the ids whose lease was still

@@ -129,7 +129,7 @@ pub(crate) async fn insert_many_pg<'e, E: sqlx::PgExecutor<'e>>(
     jobs: &[NewJob],
     now: DateTime<Utc>,
 ) -> Result<Vec<Uuid>, StoreError> {
-    let ids: Vec<Uuid> = jobs.iter().map(|_| Uuid::new_v4()).collect();
+    let ids: Vec<Uuid> = jobs.iter().map(|_| Uuid::now_v7()).collect();
     let types: Vec<&str> = jobs.iter().map(|j| j.job_type.as_str()).collect();
     let payloads: Vec<String> = jobs
         .iter()
@@ -169,7 +169,7 @@ pub(crate) async fn insert_many_sqlite(
 ) -> Result<Vec<Uuid>, StoreError> {
     let mut ids = Vec::with_capacity(jobs.len());
     for job in jobs {
-        let id = Uuid::new_v4();
+        let id = Uuid::now_v7();
         sqlx::query(
             "INSERT INTO job_queue
                 (id, job_type, payload, priority, max_attempts, run_at, unique_key,

@@ -30,6 +30,9 @@ pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 /// Prefix of the environment variables that override configuration keys.
 pub const ENV_PREFIX: &str = "A1C_JOBS__";
 
+/// The most jobs a pool may claim ahead of its free slots.
+const MAX_PREFETCH: u32 = 10_000;
+
 /// Why the configuration was refused.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -206,6 +209,10 @@ pub struct PoolConfig {
     pub rate_limit: Option<f64>,
     /// Jobs taken per claim at most.
     pub batch_size: u32,
+    /// Jobs a claim may take beyond the free slots, to start as slots free; 0 (the default)
+    /// claims only for free slots. Not used while `reserved` is above 0.
+    #[serde(default)]
+    pub prefetch: u32,
     /// How long a claim holds a job without renewal; renewed every third of it.
     #[serde(with = "duration")]
     pub lease_ttl: Duration,
@@ -443,6 +450,12 @@ impl PoolConfig {
             return Err(ConfigError::invalid(
                 field("batch_size"),
                 "must be at least 1",
+            ));
+        }
+        if self.prefetch > MAX_PREFETCH {
+            return Err(ConfigError::invalid(
+                field("prefetch"),
+                format!("must be at most {MAX_PREFETCH}"),
             ));
         }
         if self.max_attempts < 1 {
@@ -763,6 +776,11 @@ mod tests {
                 "A1C_JOBS__POOLS__CALCULATE_A1C__RESERVED",
                 "64",
                 "pools.CALCULATE_A1C.reserved",
+            ),
+            (
+                "A1C_JOBS__POOLS__SEND_REMINDER__PREFETCH",
+                "10001",
+                "pools.SEND_REMINDER.prefetch",
             ),
         ];
 

@@ -16,6 +16,7 @@ fn claim_request(node: &str, limit: u32) -> ClaimRequest<'_> {
         job_type: TEST_WORK,
         node,
         limit,
+        prefetch: 0,
         max_priority: 9,
         lease_ttl: Duration::from_secs(30),
     }

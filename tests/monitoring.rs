@@ -16,6 +16,7 @@ async fn fail_one(db: &Db, error: &str) {
         job_type: TEST_WORK,
         node: "n",
         limit: 1,
+        prefetch: 0,
         max_priority: 9,
         lease_ttl: std::time::Duration::from_secs(30),
     };

@@ -404,6 +404,7 @@ async fn claim(db: &Db, job_type: &str, now: DateTime<Utc>) -> Vec<ClaimedJob> {
         job_type,
         node: NODE,
         limit: 100,
+        prefetch: 0,
         max_priority: 9,
         lease_ttl: Duration::from_secs(300),
     };

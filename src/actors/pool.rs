@@ -21,10 +21,25 @@
 //! commit covers many jobs, and an idle pool answers a single job at once. A finished attempt
 //! does not start a cycle itself: it queues one behind the messages already waiting, so the
 //! attempts of a batch that end together are recorded, and their slots refilled, together.
+//!
+//! # Prefetch
+//!
+//! With `prefetch` above 0 (and no reserved slots) a claim may take that many jobs beyond the
+//! free slots. They wait in the pool, leased and renewed like running ones, and start the moment
+//! a slot frees, without waiting for a cycle; so one cycle records and refills far more than
+//! the free slots. A waiting job whose lease ran low (the database failed to renew it) is handed
+//! back instead of started, and a pause or a drain hands every waiting job back, spending no
+//! attempt.
+//!
+//! A claim counts every attempt at once, prefetched or not: a run is never left uncounted. So
+//! a process that dies spends the attempts of its waiting jobs too, as it does for its running
+//! ones. Only jobs that never failed (`PENDING`) wait, and only those ahead of every `RETRY`
+//! job: jobs rescued from a dead process are `RETRY` and run in free slots only, so a job that
+//! brings its process down again takes no more jobs with it than without prefetch.
 
 mod control;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -96,17 +111,32 @@ struct Running {
     abort: AbortHandle,
 }
 
+/// A prefetched job: claimed and leased, not started yet.
+struct Waiting {
+    job: ClaimedJob,
+    claimed_at: DateTime<Utc>,
+    /// Until when its lease holds, as far as this pool knows.
+    held_until: Instant,
+}
+
 /// The actor. Create with [`Pool::new`] and start it on an Arbiter of its own.
 pub struct Pool {
     job_type: Arc<str>,
     config: PoolConfig,
     poll_interval: Duration,
     node: Arc<str>,
+    /// The handlers' database pool.
     db: Db,
+    /// The pool's own connections, for its cycles, renewals and control reads: handlers that
+    /// take every connection of theirs never hold up recording outcomes.
+    queue: Db,
     handler: Arc<dyn JobHandler>,
     running: HashMap<Uuid, Running>,
+    waiting: VecDeque<Waiting>,
     peak_in_flight: usize,
     cycling: bool,
+    /// A cycle is due even with plenty of prefetched jobs waiting (the poll tick).
+    flush: bool,
     again: bool,
     cycle_queued: bool,
     renewing: bool,
@@ -137,11 +167,14 @@ impl Pool {
             config,
             poll_interval,
             node,
+            queue: db.clone(),
             db,
             handler,
             running: HashMap::new(),
+            waiting: VecDeque::new(),
             peak_in_flight: 0,
             cycling: false,
+            flush: false,
             again: false,
             cycle_queued: false,
             renewing: false,
@@ -155,6 +188,12 @@ impl Pool {
             sensitive: Sensitive::default(),
             metrics: crate::metrics::global().job_type(job_type),
         }
+    }
+
+    /// Runs the pool's own statements on `queue` instead of the handlers' database pool.
+    pub fn with_queue_db(mut self, queue: Db) -> Self {
+        self.queue = queue;
+        self
     }
 
     /// Opens the sealed payload fields of claimed jobs with `sensitive`'s key before their
@@ -182,42 +221,51 @@ impl Pool {
     /// trip. One cycle runs at a time; what arrives meanwhile goes into the next, so one commit
     /// covers many jobs under load and a single job when idle.
     fn cycle(&mut self, ctx: &mut Context<Self>) {
+        let stopped = self.draining || self.is_paused();
+        if stopped {
+            self.hand_back_waiting();
+        } else {
+            self.start_waiting(ctx);
+        }
         if self.cycling {
             self.again = true;
             return;
         }
-        let budget = if self.draining || self.is_paused() {
-            0
-        } else {
-            self.claim_budget(ctx)
-        };
+        if !stopped && !self.cycle_due() {
+            return;
+        }
+        let budget = if stopped { 0 } else { self.claim_budget(ctx) };
         if budget == 0 && self.outcomes.is_empty() {
             self.maybe_drained();
             return;
         }
         self.cycling = true;
         self.again = false;
-        let (_, free_normal) = self.free_slots();
+        self.flush = false;
+        let (free, free_normal) = self.free_slots();
+        let now = free.min(budget);
         let plan = ClaimPlan {
             urgent_first: self.reserved() > 0,
-            total: budget,
-            normal: free_normal.min(budget),
+            total: now,
+            normal: free_normal.min(now),
+            prefetch: budget - now,
             reserved_priority: self.config.reserved_priority,
         };
         let step = Cycle {
-            db: self.db.clone(),
+            db: self.queue.clone(),
             job_type: self.job_type.clone(),
             node: self.node.clone(),
             outcomes: std::mem::take(&mut self.outcomes),
             plan,
             lease_ttl: self.config.lease_ttl,
         };
+        let began = Instant::now();
         ctx.spawn(
             step.run()
                 .into_actor(self)
                 .map(move |(outcomes, result), act, ctx| {
                     act.cycling = false;
-                    act.after_cycle(outcomes, result, budget, ctx);
+                    act.after_cycle(outcomes, result, budget, began, ctx);
                 }),
         );
     }
@@ -230,10 +278,13 @@ impl Pool {
         }
     }
 
-    /// How many jobs the next claim may take: free slots, batch size and rate limit.
+    /// How many jobs the next claim may take: free slots and prefetch room not taken by
+    /// waiting jobs, batch size and rate limit.
     fn claim_budget(&mut self, ctx: &mut Context<Self>) -> u32 {
         let (free, _) = self.free_slots();
-        let mut budget = free.min(self.config.batch_size);
+        let waiting = u32::try_from(self.waiting.len()).unwrap_or(u32::MAX);
+        let wanted = free.saturating_add(self.prefetch()).saturating_sub(waiting);
+        let mut budget = wanted.min(self.config.batch_size);
         if let Some(rate) = &mut self.rate {
             budget = budget.min(rate.available());
             if budget == 0 && free > 0 {
@@ -243,11 +294,64 @@ impl Pool {
         budget
     }
 
+    /// Whether a cycle should run now. Without prefetch, always. With it, once half the
+    /// prefetched jobs have started, a batch of outcomes is waiting, or the poll tick asks: a
+    /// cycle for every finished job would claim a few jobs at a time and cost a commit each.
+    fn cycle_due(&self) -> bool {
+        let prefetch = self.prefetch();
+        let half = usize::try_from(prefetch / 2).unwrap_or(usize::MAX);
+        let batch = usize::try_from(self.config.batch_size).unwrap_or(usize::MAX);
+        prefetch == 0 || self.flush || self.waiting.len() <= half || self.outcomes.len() >= batch
+    }
+
+    /// Jobs a claim may take beyond the free slots: none while slots are reserved, since
+    /// waiting jobs would hold slots an urgent job may need.
+    fn prefetch(&self) -> u32 {
+        if self.reserved() > 0 {
+            0
+        } else {
+            self.config.prefetch
+        }
+    }
+
+    /// Starts waiting jobs in claim order while slots are free. A job whose lease may lapse
+    /// before the next renewal is handed back instead: it may be rescued and run elsewhere.
+    fn start_waiting(&mut self, ctx: &mut Context<Self>) {
+        if self.draining || self.is_paused() {
+            return;
+        }
+        let now = Instant::now();
+        let least = self.config.lease_ttl / 3;
+        while self.free_slots().0 > 0 {
+            let Some(next) = self.waiting.pop_front() else {
+                return;
+            };
+            if next.held_until.saturating_duration_since(now) < least {
+                debug!(job_id = %next.job.id, job_type = %self.job_type, "lease low; handed back");
+                self.outcomes.push(handed_back(&next.job, Utc::now()));
+                continue;
+            }
+            self.start(next.job, next.claimed_at, ctx);
+        }
+    }
+
+    /// Hands every waiting job back, without spending its attempt.
+    fn hand_back_waiting(&mut self) {
+        if self.waiting.is_empty() {
+            return;
+        }
+        debug!(job_type = %self.job_type, jobs = self.waiting.len(), "prefetched jobs handed back");
+        let now = Utc::now();
+        let back = self.waiting.drain(..).map(|w| handed_back(&w.job, now));
+        self.outcomes.extend(back);
+    }
+
     fn after_cycle(
         &mut self,
         outcomes: Vec<Settlement>,
         result: Result<CycleDone, StoreError>,
         budget: u32,
+        began: Instant,
         ctx: &mut Context<Self>,
     ) {
         let done = match result {
@@ -271,8 +375,24 @@ impl Pool {
         if let Some(rate) = &mut self.rate {
             rate.take(done.claimed.len());
         }
+        // A claim takes free slots first; prefetched jobs beyond them wait. Jobs claimed just
+        // before a pause or a drain go back at once.
+        self.start_waiting(ctx);
+        let stopped = self.draining || self.is_paused();
+        let held_until = began + self.config.lease_ttl;
         for job in done.claimed {
-            self.start(job, done.at, ctx);
+            if !stopped && self.free_slots().0 > 0 {
+                self.start(job, done.at, ctx);
+            } else {
+                self.waiting.push_back(Waiting {
+                    job,
+                    claimed_at: done.at,
+                    held_until,
+                });
+            }
+        }
+        if stopped {
+            self.hand_back_waiting();
         }
         if full || self.again || !self.outcomes.is_empty() {
             self.cycle(ctx);
@@ -399,33 +519,49 @@ impl Pool {
     }
 
     fn renew(&mut self, ctx: &mut Context<Self>) {
-        if self.renewing || self.running.is_empty() {
+        if self.renewing || (self.running.is_empty() && self.waiting.is_empty()) {
             return;
         }
         self.renewing = true;
-        let leases: Vec<(Uuid, Uuid)> = self
-            .running
-            .values()
-            .map(|r| (r.job.id, r.job.lease_id))
+        let running = self.running.values().map(|r| &r.job);
+        let leases: Vec<(Uuid, Uuid)> = running
+            .chain(self.waiting.iter().map(|w| &w.job))
+            .map(|job| (job.id, job.lease_id))
             .collect();
-        let db = self.db.clone();
+        let began = Instant::now();
+        let db = self.queue.clone();
         let ttl = self.config.lease_ttl;
         let fut = async move {
             let result = jobs::renew(&db, &leases, ttl, Utc::now()).await;
             (leases, result)
         };
-        ctx.spawn(fut.into_actor(self).map(|(leases, result), act, _| {
+        ctx.spawn(fut.into_actor(self).map(move |(leases, result), act, _| {
             act.renewing = false;
             match result {
-                Ok(held) => act.drop_lost_leases(&leases, &held),
+                Ok(held) => act.renewed(&leases, &held, began + act.config.lease_ttl),
                 Err(err) => act.database_failed("renew leases", &err),
             }
         }));
     }
 
-    /// Stops attempts whose lease is gone: they were rescued (and may run elsewhere) or
-    /// cancelled, so their outcome would be refused anyway.
-    fn drop_lost_leases(&mut self, asked: &[(Uuid, Uuid)], held: &[Uuid]) {
+    /// Applies a renewal of the leases `asked`, of which `held` are still held, now until
+    /// `held_until`. Stops attempts whose lease is gone: they were rescued (and may run
+    /// elsewhere) or cancelled, so their outcome would be refused anyway. Waiting jobs that
+    /// lost theirs are dropped.
+    fn renewed(&mut self, asked: &[(Uuid, Uuid)], held: &[Uuid], held_until: Instant) {
+        let held: HashSet<&Uuid> = held.iter().collect();
+        let asked_set: HashSet<&(Uuid, Uuid)> = asked.iter().collect();
+        self.waiting.retain_mut(|w| {
+            if held.contains(&w.job.id) {
+                w.held_until = held_until;
+                return true;
+            }
+            let lost = asked_set.contains(&(w.job.id, w.job.lease_id));
+            if lost {
+                debug!(job_id = %w.job.id, "lease lost; prefetched job dropped");
+            }
+            !lost
+        });
         for (id, lease_id) in asked {
             if held.contains(id) {
                 continue;
@@ -449,7 +585,11 @@ impl Pool {
             info!(job_type = %self.job_type, running = self.running.len(), "draining pool");
         }
         ctx.run_later(grace, |act, ctx| act.release_running(ctx));
-        self.maybe_drained();
+        if self.waiting.is_empty() {
+            self.maybe_drained();
+        } else {
+            self.cycle(ctx);
+        }
         rx
     }
 
@@ -459,21 +599,16 @@ impl Pool {
         for (_, run) in self.running.drain() {
             run.abort.abort();
             info!(job_id = %run.job.id, job_type = %run.job.job_type, "job handed back");
-            self.outcomes.push(Settlement {
-                id: run.job.id,
-                lease_id: run.job.lease_id,
-                status: released_status(&run.job),
-                run_at: Some(now),
-                error: None,
-                result: None,
-                refund_attempt: true,
-            });
+            self.outcomes.push(handed_back(&run.job, now));
         }
         self.cycle(ctx);
     }
 
     fn maybe_drained(&mut self) {
-        let idle = self.running.is_empty() && self.outcomes.is_empty() && !self.cycling;
+        let idle = self.running.is_empty()
+            && self.waiting.is_empty()
+            && self.outcomes.is_empty()
+            && !self.cycling;
         if self.draining && idle {
             if let Some(tx) = self.drained.take() {
                 let _ = tx.send(());
@@ -499,6 +634,19 @@ impl Pool {
         if self.outage_since.take().is_some() {
             outage::reached(&self.job_type);
         }
+    }
+}
+
+/// The settlement that gives `job` back, due `now`, without spending its attempt.
+fn handed_back(job: &ClaimedJob, now: DateTime<Utc>) -> Settlement {
+    Settlement {
+        id: job.id,
+        lease_id: job.lease_id,
+        status: released_status(job),
+        run_at: Some(now),
+        error: None,
+        result: None,
+        refund_attempt: true,
     }
 }
 
@@ -534,8 +682,11 @@ fn show(d: Duration) -> String {
 
 struct ClaimPlan {
     urgent_first: bool,
+    /// Jobs for the free slots.
     total: u32,
     normal: u32,
+    /// Jobs beyond them, to wait in the pool.
+    prefetch: u32,
     reserved_priority: i16,
 }
 
@@ -572,6 +723,7 @@ impl Cycle {
             job_type: &self.job_type,
             node: &self.node,
             limit: plan.total,
+            prefetch: plan.prefetch,
             max_priority: if two_phase {
                 plan.reserved_priority
             } else {
@@ -586,6 +738,7 @@ impl Cycle {
         if two_phase && room > 0 {
             request.max_priority = ANY_PRIORITY;
             request.limit = room;
+            request.prefetch = 0;
             // The outcomes are recorded already; a failure here only delays the claim.
             match jobs::claim(&self.db, &request, now).await {
                 Ok(more) => claimed.extend(more),
@@ -647,6 +800,7 @@ impl Handler<Finished> for Pool {
         let settlement = self.settlement(&run.job, msg.outcome, Utc::now());
         log_outcome(&run.job, &settlement, elapsed_ms);
         self.outcomes.push(settlement);
+        self.start_waiting(ctx);
         self.cycle_after_waiting(ctx);
     }
 }
@@ -688,11 +842,12 @@ impl Handler<Drain> for Pool {
 
     fn handle(&mut self, msg: Drain, ctx: &mut Self::Context) -> Self::Result {
         let drained = self.begin_drain(msg.grace, ctx);
-        let db = self.db.clone();
+        let (db, queue) = (self.db.clone(), self.queue.clone());
         Box::pin(
             async move {
                 let _ = drained.await;
                 db.close().await;
+                queue.close().await;
             }
             .into_actor(self),
         )

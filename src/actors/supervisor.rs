@@ -118,7 +118,11 @@ impl Supervisor {
             // Opened here so its connections belong to this Arbiter's runtime.
             let db = Db::open_with(&database, connections)
                 .expect("database url was checked when the service started");
-            Pool::new(&job_type, pool_config, poll, node, db, handler).with_sensitive(sensitive)
+            let queue = Db::open_queue(&database)
+                .expect("database url was checked when the service started");
+            Pool::new(&job_type, pool_config, poll, node, db, handler)
+                .with_queue_db(queue)
+                .with_sensitive(sensitive)
         });
         PoolSlot { arbiter, addr }
     }

@@ -128,10 +128,34 @@ impl Db {
     ///
     /// As [`Db::open`].
     pub fn open_with(config: &DatabaseConfig, max_connections: u32) -> Result<Self, StoreError> {
+        Self::open_pool(config, max_connections, false)
+    }
+
+    /// A small pool for a job pool's own statements: its cycles, lease renewals and control
+    /// reads, at most one of each at a time. On PostgreSQL its connections plan every
+    /// prepared statement once (`plan_cache_mode = force_generic_plan`): the cycle statement's
+    /// plan does not depend on its parameters, and planning it anew each time cost about a
+    /// quarter of a millisecond of an idle pool's pickup.
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::open`].
+    pub fn open_queue(config: &DatabaseConfig) -> Result<Self, StoreError> {
+        Self::open_pool(config, 3, true)
+    }
+
+    fn open_pool(
+        config: &DatabaseConfig,
+        max_connections: u32,
+        generic_plans: bool,
+    ) -> Result<Self, StoreError> {
         let url = config.url.as_str();
         match Backend::of_url(url)? {
             Backend::Postgres => {
-                let options = PgConnectOptions::from_str(url)?;
+                let mut options = PgConnectOptions::from_str(url)?;
+                if generic_plans {
+                    options = options.options([("plan_cache_mode", "force_generic_plan")]);
+                }
                 let pool = PgPoolOptions::new()
                     .max_connections(max_connections)
                     .acquire_timeout(config.acquire_timeout)

@@ -5,6 +5,7 @@
 //! `cargo test --test faults` runs a CI-sized suite; `A1C_FAULTS_SOAK=1` runs the full
 //! numbers (2,000 jobs and 20 kills, 100,000 jobs on three nodes, a cron minute). Each
 //! scenario prints its figures as a line `FAULTS {json}` (see `docs/reliability.md`).
+//! `A1C_FAULTS_PREFETCH=N` runs the probe's pool with `prefetch = N`.
 
 mod audit;
 mod backoff;

@@ -19,6 +19,14 @@ pub fn soak() -> bool {
     std::env::var("A1C_FAULTS_SOAK").is_ok_and(|v| v == "1")
 }
 
+/// Jobs the probe's pool claims beyond its free slots (`A1C_FAULTS_PREFETCH=N`; default 0).
+pub fn prefetch() -> u32 {
+    std::env::var("A1C_FAULTS_PREFETCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
 /// `ci` in the CI-size suite, `full` in the soak.
 pub fn size<T>(ci: T, full: T) -> T {
     if soak() {
@@ -89,12 +97,13 @@ impl Settings {
              scheduler_tick = \"200ms\"\n\
              [http]\nbind = \"127.0.0.1:0\"\n\
              [maintenance]\ninterval = \"250ms\"\nunknown_type_after = \"1s\"\n\
-             [pools.{FAULT_PROBE}]\nconcurrency = {}\nbatch_size = {}\ntimeout = \"{}\"\n\
-             lease_ttl = \"{}\"\nmax_attempts = 3\nbackoff = {}\n",
+             [pools.{FAULT_PROBE}]\nconcurrency = {}\nbatch_size = {}\nprefetch = {}\n\
+             timeout = \"{}\"\nlease_ttl = \"{}\"\nmax_attempts = 3\nbackoff = {}\n",
             ms(self.poll_interval),
             ms(self.grace),
             self.concurrency,
-            self.concurrency,
+            self.concurrency + prefetch(),
+            prefetch(),
             ms(self.timeout),
             ms(self.lease_ttl),
             self.backoff,

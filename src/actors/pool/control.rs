@@ -31,7 +31,7 @@ impl Pool {
             return;
         }
         self.reading_control = true;
-        let (db, job_type) = (self.db.clone(), self.job_type.clone());
+        let (db, job_type) = (self.queue.clone(), self.job_type.clone());
         let read = async move { pool_control::get(&db, &job_type).await };
         ctx.spawn(read.into_actor(self).map(|result, act, ctx| {
             act.reading_control = false;
@@ -39,6 +39,7 @@ impl Pool {
                 Ok(row) => act.apply_control(row.as_ref()),
                 Err(err) => debug!(job_type = %act.job_type, error = %err, "control not read"),
             }
+            act.flush = true;
             act.cycle(ctx);
         }));
     }

@@ -3,7 +3,8 @@
 use super::unreadable::{self, payload_of, Claimed, Unreadable};
 use super::*;
 
-/// Takes up to `limit` runnable jobs of one type under a fresh lease each.
+/// Takes up to `limit` runnable jobs of one type under a fresh lease each, and up to
+/// `prefetch` more that never ran (see [`ClaimRequest::prefetch`]).
 ///
 /// Jobs come in claim order: priority, then `run_at`, then id.
 ///
@@ -17,7 +18,12 @@ pub async fn claim(
 ) -> Result<Vec<ClaimedJob>, StoreError> {
     let mut jobs = match db {
         Db::Postgres(pool) => claim_pg(pool, request, now).await?,
-        Db::Sqlite(pool) => claim_sqlite(&mut *pool.acquire().await?, request, now).await?,
+        Db::Sqlite(pool) => {
+            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+            let jobs = claim_sqlite(&mut tx, request, now).await?;
+            tx.commit().await?;
+            jobs
+        }
     };
     jobs.sort_by_key(|j| (j.priority, j.run_at, j.id));
     Ok(jobs)
@@ -63,41 +69,27 @@ async fn claim_sqlite(
     request: &ClaimRequest<'_>,
     now: DateTime<Utc>,
 ) -> Result<Vec<ClaimedJob>, StoreError> {
-    // One statement: SQLite runs one writer at a time, so the subquery and the update see the
-    // same rows. Each row gets its own random lease token.
-    let rows = sqlx::query(
-        "UPDATE job_queue
-         SET status = 'PROCESSING',
-             attempts = attempts + 1,
-             started_at = ?2,
-             updated_at = ?2,
-             locked_by = ?5,
-             lease_id = lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4'
-                 || substr(hex(randomblob(2)), 2) || '-a'
-                 || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))),
-             lease_expires_at = ?6
-         WHERE id IN (
-             SELECT id
-             FROM job_queue
-             WHERE job_type = ?1
-               AND status IN ('PENDING', 'RETRY')
-               AND run_at <= ?2
-               AND priority <= ?3
-               AND attempts < max_attempts
-             ORDER BY priority, run_at, id
-             LIMIT ?4
-         )
-         RETURNING id, job_type, payload, priority, attempts, max_attempts, created_at, run_at,
-                   lease_id",
+    // The caller holds the write lock (BEGIN IMMEDIATE): nothing changes between the two
+    // statements.
+    let picked: Vec<(String, String)> = sqlx::query_as(
+        "SELECT id, status
+         FROM job_queue
+         WHERE job_type = ?1
+           AND status IN ('PENDING', 'RETRY')
+           AND run_at <= ?2
+           AND priority <= ?3
+           AND attempts < max_attempts
+         ORDER BY priority, run_at, id
+         LIMIT ?4",
     )
     .bind(request.job_type)
     .bind(ts(now))
     .bind(request.max_priority)
-    .bind(i64::from(request.limit))
-    .bind(request.node)
-    .bind(ts(add(now, request.lease_ttl)))
+    .bind(i64::from(request.limit) + i64::from(request.prefetch))
     .fetch_all(&mut *conn)
     .await?;
+    let ids = prefetch_cut(picked, request.limit);
+    let rows = take_sqlite(conn, request, &ids, now).await?;
     let claimed = rows
         .iter()
         .map(claimed_from_sqlite)
@@ -105,6 +97,52 @@ async fn claim_sqlite(
     let (jobs, unreadable) = unreadable::split(claimed);
     unreadable::fail_sqlite(conn, &unreadable, now).await?;
     Ok(jobs)
+}
+
+/// The ids of `picked` (in claim order) a claim takes: the first `limit`, then `PENDING` ones
+/// up to the first `RETRY` job (see [`ClaimRequest::prefetch`]).
+fn prefetch_cut(picked: Vec<(String, String)>, limit: u32) -> Vec<String> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    picked
+        .into_iter()
+        .enumerate()
+        .take_while(|(i, (_, status))| *i < limit || status == "PENDING")
+        .map(|(_, (id, _))| id)
+        .collect()
+}
+
+/// Leases the jobs `ids`, counting an attempt for each.
+async fn take_sqlite(
+    conn: &mut sqlx::SqliteConnection,
+    request: &ClaimRequest<'_>,
+    ids: &[String],
+    now: DateTime<Utc>,
+) -> Result<Vec<SqliteRow>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Each row gets its own random lease token.
+    Ok(sqlx::query(
+        "UPDATE job_queue
+         SET status = 'PROCESSING',
+             attempts = attempts + 1,
+             started_at = ?1,
+             updated_at = ?1,
+             locked_by = ?2,
+             lease_id = lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4'
+                 || substr(hex(randomblob(2)), 2) || '-a'
+                 || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))),
+             lease_expires_at = ?3
+         WHERE id IN (SELECT value FROM json_each(?4))
+         RETURNING id, job_type, payload, priority, attempts, max_attempts, created_at, run_at,
+                   lease_id",
+    )
+    .bind(ts(now))
+    .bind(request.node)
+    .bind(ts(add(now, request.lease_ttl)))
+    .bind(serde_json::to_string(ids).unwrap_or_default())
+    .fetch_all(&mut *conn)
+    .await?)
 }
 
 fn claimed_from_sqlite(row: &SqliteRow) -> Result<Claimed, StoreError> {
@@ -190,7 +228,7 @@ pub async fn settle_and_claim(
     request: &ClaimRequest<'_>,
     now: DateTime<Utc>,
 ) -> Result<(Vec<Uuid>, Vec<ClaimedJob>), StoreError> {
-    if settlements.is_empty() && request.limit == 0 {
+    if settlements.is_empty() && request.limit == 0 && request.prefetch == 0 {
         return Ok((Vec::new(), Vec::new()));
     }
     let (applied, mut claimed) = match db {
@@ -240,7 +278,7 @@ async fn settle_and_claim_pg(
          -- Locks the chosen rows first; SKIP LOCKED lets other nodes claim the rows after
          -- them instead of queueing behind this statement.
          picked AS (
-             SELECT id
+             SELECT id, status, priority, run_at
              FROM job_queue
              WHERE job_type = $1
                AND status IN ('PENDING', 'RETRY')
@@ -248,8 +286,22 @@ async fn settle_and_claim_pg(
                AND priority <= $3
                AND attempts < max_attempts
              ORDER BY priority, run_at, id
-             LIMIT $4
+             LIMIT $4 + $14
              FOR UPDATE SKIP LOCKED
+         ),
+         -- The first $4, then PENDING jobs up to the first RETRY one (see
+         -- ClaimRequest::prefetch).
+         ranked AS (
+             SELECT id, status, row_number() OVER (ORDER BY priority, run_at, id) AS n
+             FROM picked
+         ),
+         chosen AS (
+             SELECT id
+             FROM ranked
+             WHERE n <= $4
+                OR n < (SELECT COALESCE(min(n), $4 + $14 + 1)
+                        FROM ranked
+                        WHERE n > $4 AND status = 'RETRY')
          ),
          claimed AS (
              UPDATE job_queue AS j
@@ -260,8 +312,8 @@ async fn settle_and_claim_pg(
                  locked_by = $5,
                  lease_id = gen_random_uuid(),
                  lease_expires_at = $6
-             FROM picked
-             WHERE j.id = picked.id
+             FROM chosen
+             WHERE j.id = chosen.id
              RETURNING j.id, j.job_type, j.payload::text AS payload, j.priority, j.attempts,
                        j.max_attempts, j.created_at, j.run_at, j.lease_id
          )
@@ -288,6 +340,7 @@ async fn settle_and_claim_pg(
     .bind(&columns.errors)
     .bind(&columns.results)
     .bind(&columns.refunds)
+    .bind(i64::from(request.prefetch))
     .fetch_all(pool)
     .await?;
     let mut applied = Vec::new();
@@ -344,6 +397,7 @@ async fn settle_pg(
         job_type: "",
         node: "",
         limit: 0,
+        prefetch: 0,
         max_priority: 0,
         lease_ttl: Duration::ZERO,
     };

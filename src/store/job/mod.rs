@@ -46,7 +46,13 @@ pub struct Settlement {
 pub struct ClaimRequest<'a> {
     pub job_type: &'a str,
     pub node: &'a str,
+    /// Jobs to claim, each attempt counted at once.
     pub limit: u32,
+    /// Beyond `limit`, up to this many more jobs to hold until a slot frees: jobs that never
+    /// failed and never lost a lease (`PENDING`), and only those ahead of every `RETRY` job in
+    /// claim order. A job rescued from a dead node is `RETRY`, so it is never prefetched: one
+    /// that brings its node down again takes no waiting jobs' attempts with it.
+    pub prefetch: u32,
     /// Only jobs of this priority or more urgent (lower).
     pub max_priority: i16,
     pub lease_ttl: Duration,

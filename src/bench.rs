@@ -2,7 +2,8 @@
 //! (`setup | enqueue | work | latency-worker | latency-producer`), on PostgreSQL or SQLite.
 //!
 //! Environment, as the harness sets it: `DATABASE_URL`, `N`, `CONCURRENCY`, `LAT_JOBS`,
-//! `LAT_INTERVAL_MS`, `RESULT_FILE`, `READY_FILE`; `BENCH_BATCH` sets the pool's batch size.
+//! `LAT_INTERVAL_MS`, `RESULT_FILE`, `READY_FILE`; `BENCH_BATCH` and `BENCH_PREFETCH` set the
+//! pool's batch size and prefetch (200 and 400 unless set).
 //! Each mode writes one JSON line to `RESULT_FILE`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -30,6 +31,7 @@ pub struct Settings {
     pub n: usize,
     pub concurrency: u32,
     pub batch_size: u32,
+    pub prefetch: u32,
     pub lat_jobs: usize,
     pub lat_interval: Duration,
 }
@@ -46,7 +48,8 @@ impl Settings {
         Self {
             n: usize::try_from(num("N", 20_000)).unwrap_or(20_000),
             concurrency: u32::try_from(num("CONCURRENCY", 10)).unwrap_or(10),
-            batch_size: u32::try_from(num("BENCH_BATCH", 10)).unwrap_or(10),
+            batch_size: u32::try_from(num("BENCH_BATCH", 200)).unwrap_or(200),
+            prefetch: u32::try_from(num("BENCH_PREFETCH", 400)).unwrap_or(400),
             lat_jobs: usize::try_from(num("LAT_JOBS", 200)).unwrap_or(200),
             lat_interval: Duration::from_millis(num("LAT_INTERVAL_MS", 20)),
         }
@@ -56,6 +59,7 @@ impl Settings {
         json!({
             "concurrency": self.concurrency,
             "batch_size": self.batch_size,
+            "prefetch": self.prefetch,
             "enqueue_api": "store::job::insert_many (one INSERT ... SELECT FROM unnest)",
             "wakeup": "LISTEN/NOTIFY, 1 s polling fallback",
         })
@@ -172,9 +176,9 @@ async fn enqueue(db: &Db, settings: &Settings) -> anyhow::Result<()> {
 
 fn bench_config(mut config: Config, settings: &Settings) -> anyhow::Result<Config> {
     let text = format!(
-        "[pools.{BENCH_NOOP}]\nconcurrency = {}\nbatch_size = {}\ntimeout = \"30s\"\n\
-         lease_ttl = \"30s\"\n",
-        settings.concurrency, settings.batch_size
+        "[pools.{BENCH_NOOP}]\nconcurrency = {}\nbatch_size = {}\nprefetch = {}\n\
+         timeout = \"30s\"\nlease_ttl = \"30s\"\n",
+        settings.concurrency, settings.batch_size, settings.prefetch
     );
     let layered = Config::from_toml_layers(&[&text])?;
     config.pools = layered.pools;

@@ -233,3 +233,35 @@ fn importing_a_missing_or_broken_file_says_why() {
     assert!(stderr_of(&bad).contains("line 3"), "{}", stderr_of(&bad));
     assert_eq!(listed, Value::Array(vec![]));
 }
+
+/// The benchmark's steps on SQLite, three times over: every job is processed, and the service
+/// it starts and stops leaves no work behind that panics as its threads end.
+#[test]
+fn the_benchmark_runs_on_sqlite_and_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("result.json");
+    for _ in 0..3 {
+        for mode in ["setup", "enqueue", "work"] {
+            let output = Command::new(BIN)
+                .args(["bench", mode])
+                .current_dir(dir.path())
+                .env(
+                    "DATABASE_URL",
+                    format!("sqlite://{}", dir.path().join("bench.db").display()),
+                )
+                .env("N", "1000")
+                .env("RESULT_FILE", &results)
+                .env_remove("RUST_LOG")
+                .output()
+                .expect("run a1c-jobs bench");
+            let log = stderr_of(&output);
+            assert!(output.status.success(), "bench {mode}: {log}");
+            assert!(!log.contains("panicked"), "bench {mode}: {log}");
+        }
+        let text = std::fs::read_to_string(&results).expect("result written");
+        let run: Value = serde_json::from_str(text.trim()).expect("one JSON object");
+        assert_eq!(run["phase"], "work", "{run}");
+        assert_eq!(run["handled"], 1000, "{run}");
+        assert_eq!(run["left_after"], 0, "{run}");
+    }
+}

@@ -19,7 +19,7 @@ pub const CHANNEL: &str = "job_queue";
 
 /// The actor.
 pub struct Listener {
-    db: Db,
+    pub(super) db: Db,
     pools: PoolDirectory,
 }
 

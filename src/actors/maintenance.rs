@@ -28,7 +28,7 @@ pub struct NodeIdentity {
 
 /// The actor.
 pub struct Maintenance {
-    db: Db,
+    pub(super) db: Db,
     node: NodeIdentity,
     interval: Duration,
     unknown_type_after: Duration,
@@ -71,8 +71,8 @@ impl Maintenance {
     }
 
     fn run(&mut self, ctx: &mut Context<Self>) {
-        if let Some(alerts) = &mut self.alerts {
-            alerts.tick(&self.db);
+        if let Some(evaluation) = self.alerts.as_mut().and_then(|a| a.tick(&self.db)) {
+            ctx.spawn(evaluation.into_actor(self));
         }
         if self.busy {
             return;

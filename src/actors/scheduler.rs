@@ -54,7 +54,7 @@ pub fn entries(
 
 /// The actor.
 pub struct Scheduler {
-    db: Db,
+    pub(super) db: Db,
     tick: Duration,
     entries: Vec<Entry>,
     pools: PoolDirectory,

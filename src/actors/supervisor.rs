@@ -290,16 +290,28 @@ impl Handler<GetRestarts> for Supervisor {
     }
 }
 
-macro_rules! stoppable {
+impl Handler<Stop> for Pool {
+    type Result = ();
+
+    fn handle(&mut self, _: Stop, ctx: &mut Self::Context) {
+        ctx.stop();
+    }
+}
+
+/// Stops an auxiliary actor and answers once its database pool is closed: the connections its
+/// cancelled work held are given back on its own thread, before that thread ends.
+macro_rules! stoppable_with_db {
     ($($actor:ty),*) => {$(
         impl Handler<Stop> for $actor {
-            type Result = ();
+            type Result = ResponseFuture<()>;
 
-            fn handle(&mut self, _: Stop, ctx: &mut Self::Context) {
+            fn handle(&mut self, _: Stop, ctx: &mut Self::Context) -> Self::Result {
                 ctx.stop();
+                let db = self.db.clone();
+                Box::pin(async move { db.close().await })
             }
         }
     )*};
 }
 
-stoppable!(Listener, Maintenance, Scheduler, Pool);
+stoppable_with_db!(Listener, Maintenance, Scheduler);

@@ -15,6 +15,7 @@
 
 pub mod notify;
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -210,23 +211,24 @@ impl Evaluator {
         }
     }
 
-    /// Called on every maintenance tick: starts an evaluation on the current thread when one
-    /// is due and none is running. It runs even with no rule enabled, so that alerts of rules
-    /// taken out of the config are resolved.
-    pub fn tick(&mut self, db: &Db) {
+    /// Called on every maintenance tick: gives the evaluation to run when one is due and none
+    /// is running. The caller runs it as part of its own work, so that stopping the caller
+    /// stops it too, on the caller's thread. It runs even with no rule enabled, so that alerts
+    /// of rules taken out of the config are resolved.
+    pub fn tick(&mut self, db: &Db) -> Option<impl Future<Output = ()> + 'static> {
         if self
             .last
             .is_some_and(|at| at.elapsed() < self.config.interval)
         {
-            return;
+            return None;
         }
         if self.busy.swap(true, Ordering::AcqRel) {
-            return;
+            return None;
         }
         self.last = Some(Instant::now());
         let (db, config, notifier) = (db.clone(), self.config.clone(), self.notifier.clone());
         let (busy, failing) = (self.busy.clone(), self.failing.clone());
-        actix_rt::spawn(async move {
+        Some(async move {
             match evaluate(&db, &config, &notifier, Utc::now()).await {
                 Ok(_) if failing.swap(false, Ordering::AcqRel) => info!("alert rules read again"),
                 Ok(_) => {}
@@ -236,6 +238,6 @@ impl Evaluator {
                 Err(_) => {}
             }
             busy.store(false, Ordering::Release);
-        });
+        })
     }
 }

@@ -40,7 +40,7 @@ python3 - "$WORK/lib/report.py" "$VERSION" <<'PY'
 import sys
 path, version = sys.argv[1], sys.argv[2]
 text = open(path).read()
-entry = '    ("a1c-jobs", "a1c-jobs", "pool concurrency 10, batch 200, prefetch 400, LISTEN/NOTIFY + 1 s poll"),\n'
+entry = '    ("a1c-jobs", "a1c-jobs", "pool concurrency 10, batch 500, prefetch 1000, LISTEN/NOTIFY + 1 s poll"),\n'
 text = text.replace("QUEUE_PEERS = [\n", "QUEUE_PEERS = [\n" + entry, 1)
 text = text.replace(
     "    return v, detail\n",

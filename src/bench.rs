@@ -3,7 +3,7 @@
 //!
 //! Environment, as the harness sets it: `DATABASE_URL`, `N`, `CONCURRENCY`, `LAT_JOBS`,
 //! `LAT_INTERVAL_MS`, `RESULT_FILE`, `READY_FILE`; `BENCH_BATCH` and `BENCH_PREFETCH` set the
-//! pool's batch size and prefetch (200 and 400 unless set).
+//! pool's batch size and prefetch (500 and 1000 unless set).
 //! Each mode writes one JSON line to `RESULT_FILE`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -48,8 +48,8 @@ impl Settings {
         Self {
             n: usize::try_from(num("N", 20_000)).unwrap_or(20_000),
             concurrency: u32::try_from(num("CONCURRENCY", 10)).unwrap_or(10),
-            batch_size: u32::try_from(num("BENCH_BATCH", 200)).unwrap_or(200),
-            prefetch: u32::try_from(num("BENCH_PREFETCH", 400)).unwrap_or(400),
+            batch_size: u32::try_from(num("BENCH_BATCH", 500)).unwrap_or(500),
+            prefetch: u32::try_from(num("BENCH_PREFETCH", 1000)).unwrap_or(1000),
             lat_jobs: usize::try_from(num("LAT_JOBS", 200)).unwrap_or(200),
             lat_interval: Duration::from_millis(num("LAT_INTERVAL_MS", 20)),
         }

@@ -210,7 +210,7 @@ pub struct PoolConfig {
     /// Jobs taken per claim at most.
     pub batch_size: u32,
     /// Jobs a claim may take beyond the free slots, to start as slots free; 0 (the default)
-    /// claims only for free slots. Not used while `reserved` is above 0.
+    /// claims only for free slots. Not used while `reserved` is above 0 or `rate_limit` is set.
     #[serde(default)]
     pub prefetch: u32,
     /// How long a claim holds a job without renewal; renewed every third of it.

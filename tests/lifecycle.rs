@@ -31,6 +31,8 @@ fn completion(job: &ClaimedJob) -> Settlement {
         error: None,
         result: Some(json!({"by": "test"})),
         refund_attempt: false,
+        started_at: None,
+        ended_at: None,
     }
 }
 

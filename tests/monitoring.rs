@@ -29,6 +29,8 @@ async fn fail_one(db: &Db, error: &str) {
         error: Some(error.to_owned()),
         result: None,
         refund_attempt: false,
+        started_at: None,
+        ended_at: None,
     };
     jobs::settle(db, &[failed], now).await.unwrap();
 }

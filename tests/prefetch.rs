@@ -1,7 +1,8 @@
 //! Prefetch on both backends: jobs claimed beyond the free slots wait under a renewed lease,
 //! never break the concurrency limit, and go back without spending an attempt when the pool
-//! pauses or stops. A waiting job cancelled meanwhile never starts. Only jobs that never
-//! failed are prefetched.
+//! pauses or stops. A waiting job cancelled before its pool's next renewal never starts. Only
+//! jobs that never failed are prefetched, and none under a rate limit. Run time counts from the
+//! real start, not from the claim.
 
 mod common;
 
@@ -156,7 +157,7 @@ async fn a_pause_hands_prefetched_jobs_back(t: &TestDb) {
     db.close().await;
 }
 
-async fn a_cancelled_waiting_job_never_starts(t: &TestDb) {
+async fn a_waiting_job_cancelled_before_a_renewal_never_starts(t: &TestDb) {
     let db = t.open();
     let settings = "prefetch = 3\nlease_ttl = \"600ms\"";
     let (first, recorder, service) = one_running(t, &db, settings).await;
@@ -202,6 +203,8 @@ fn failure(job: &ClaimedJob) -> Settlement {
         error: Some("failed on purpose".into()),
         result: None,
         refund_attempt: false,
+        started_at: None,
+        ended_at: None,
     }
 }
 
@@ -251,10 +254,75 @@ async fn only_jobs_that_never_failed_are_prefetched(t: &TestDb) {
     db.close().await;
 }
 
+async fn run_time_counts_from_the_start_not_the_claim(t: &TestDb) {
+    let db = t.open();
+    let batch: Vec<NewJob> = (0..6).map(|i| work(200, "ok", &i.to_string())).collect();
+    let ids = insert(&db, &batch).await;
+    let recorder = Recorder::default();
+    let config = t.config(
+        r#"[pools.TEST_WORK]
+        concurrency = 1
+        batch_size = 10
+        prefetch = 5"#,
+    );
+    let service = start(config, &recorder).await;
+    wait_until(WAIT, "all completed", || async {
+        count_status(&db, JobStatus::Completed).await == 6
+    })
+    .await;
+    service.shutdown().await;
+
+    // The last job waited about a second after its claim; its run took 200 ms.
+    for id in ids {
+        let job = jobs::get(&db, id).await.unwrap().expect("job exists");
+        let (started, ended) = (job.started_at.unwrap(), job.processed_at.unwrap());
+        let ran = (ended - started).num_milliseconds();
+        assert!(
+            (150..600).contains(&ran),
+            "run of {ran} ms recorded for a 200 ms job"
+        );
+    }
+    db.close().await;
+}
+
+async fn a_rate_limited_pool_prefetches_nothing(t: &TestDb) {
+    let db = t.open();
+    let batch: Vec<NewJob> = (0..4).map(|i| work(400, "ok", &i.to_string())).collect();
+    insert(&db, &batch).await;
+    let recorder = Recorder::default();
+    let config = t.config(
+        r#"[pools.TEST_WORK]
+        concurrency = 1
+        batch_size = 10
+        prefetch = 5
+        rate_limit = 100.0"#,
+    );
+    let service = start(config, &recorder).await;
+    wait_until(WAIT, "first job runs", || async {
+        !recorder.runs().is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let leased = count_status(&db, JobStatus::Processing).await;
+    wait_until(WAIT, "all completed", || async {
+        count_status(&db, JobStatus::Completed).await == 4
+    })
+    .await;
+    service.shutdown().await;
+
+    assert_eq!(
+        leased, 1,
+        "a rate-limited pool claimed beyond its free slot"
+    );
+    db.close().await;
+}
+
 on_both_backends!(
     prefetched_jobs_wait_within_the_concurrency_limit,
     shutdown_hands_prefetched_jobs_back_without_spending_an_attempt,
     a_pause_hands_prefetched_jobs_back,
-    a_cancelled_waiting_job_never_starts,
+    a_waiting_job_cancelled_before_a_renewal_never_starts,
     only_jobs_that_never_failed_are_prefetched,
+    run_time_counts_from_the_start_not_the_claim,
+    a_rate_limited_pool_prefetches_nothing,
 );

@@ -428,6 +428,8 @@ async fn settle(db: &Db, job: &ClaimedJob, outcome: Outcome, now: DateTime<Utc>)
         error: None,
         result: Some(result),
         refund_attempt: false,
+        started_at: None,
+        ended_at: None,
     };
     let settled = jobs::settle(db, &[settlement], now).await.expect("settle");
     assert_eq!(settled, vec![job.id], "the job's lease still held");

@@ -24,12 +24,13 @@
 //!
 //! # Prefetch
 //!
-//! With `prefetch` above 0 (and no reserved slots) a claim may take that many jobs beyond the
-//! free slots. They wait in the pool, leased and renewed like running ones, and start the moment
-//! a slot frees, without waiting for a cycle; so one cycle records and refills far more than
-//! the free slots. A waiting job whose lease ran low (the database failed to renew it) is handed
-//! back instead of started, and a pause or a drain hands every waiting job back, spending no
-//! attempt.
+//! With `prefetch` above 0 (and no reserved slots or rate limit) a claim may take that many jobs
+//! beyond the free slots. They wait in the pool, leased and renewed like running ones, and start
+//! the moment a slot frees, without waiting for a cycle; so one cycle records and refills far
+//! more than the free slots. A waiting job whose lease ran low (the database failed to renew it)
+//! is handed back instead of started, and a pause or a drain hands every waiting job back,
+//! spending no attempt and keeping its place in the queue. An outcome carries the times its
+//! attempt really started and ended, so run times leave out the wait.
 //!
 //! A claim counts every attempt at once, prefetched or not: a run is never left uncounted. So
 //! a process that dies spends the attempts of its waiting jobs too, as it does for its running
@@ -109,6 +110,7 @@ struct Running {
     job: ClaimedJob,
     urgent: bool,
     abort: AbortHandle,
+    started_at: DateTime<Utc>,
 }
 
 /// A prefetched job: claimed and leased, not started yet.
@@ -305,9 +307,10 @@ impl Pool {
     }
 
     /// Jobs a claim may take beyond the free slots: none while slots are reserved, since
-    /// waiting jobs would hold slots an urgent job may need.
+    /// waiting jobs would hold slots an urgent job may need, and none under a rate limit, which
+    /// counts jobs as they are claimed.
     fn prefetch(&self) -> u32 {
-        if self.reserved() > 0 {
+        if self.reserved() > 0 || self.rate.is_some() {
             0
         } else {
             self.config.prefetch
@@ -316,6 +319,10 @@ impl Pool {
 
     /// Starts waiting jobs in claim order while slots are free. A job whose lease may lapse
     /// before the next renewal is handed back instead: it may be rescued and run elsewhere.
+    ///
+    /// TODO(#6): a waiting job cancelled since the pool's last renewal (every third of
+    /// `lease_ttl`) still starts if a slot frees first; its outcome is refused, but its handler
+    /// runs. A cancel would have to wake the pool that holds the job to renew at once.
     fn start_waiting(&mut self, ctx: &mut Context<Self>) {
         if self.draining || self.is_paused() {
             return;
@@ -335,14 +342,17 @@ impl Pool {
         }
     }
 
-    /// Hands every waiting job back, without spending its attempt.
+    /// Hands every waiting job back, without spending its attempt. They never started, so they
+    /// keep their `run_at` and their place in the queue.
     fn hand_back_waiting(&mut self) {
         if self.waiting.is_empty() {
             return;
         }
         debug!(job_type = %self.job_type, jobs = self.waiting.len(), "prefetched jobs handed back");
-        let now = Utc::now();
-        let back = self.waiting.drain(..).map(|w| handed_back(&w.job, now));
+        let back = self.waiting.drain(..).map(|w| Settlement {
+            run_at: None,
+            ..handed_back(&w.job, Utc::now())
+        });
         self.outcomes.extend(back);
     }
 
@@ -402,6 +412,9 @@ impl Pool {
     }
 
     fn start(&mut self, job: ClaimedJob, claimed_at: DateTime<Utc>, ctx: &mut Context<Self>) {
+        // A prefetched job may have waited since its claim: its queue time and run time are
+        // counted from here, and the start is recorded with its outcome.
+        let started_at = Utc::now();
         let span = info_span!(
             "job",
             job_id = %job.id,
@@ -409,9 +422,9 @@ impl Pool {
             attempt = job.attempt,
             max_attempts = job.max_attempts,
         );
-        let queue_ms = (claimed_at - job.run_at).num_milliseconds().max(0);
+        let queue_ms = (started_at - job.run_at).num_milliseconds().max(0);
         span.in_scope(|| debug!(queue_ms, "job started"));
-        self.metrics.observe_queue(claimed_at - job.run_at);
+        self.metrics.observe_queue(started_at - job.run_at);
 
         let mut plain = job.clone();
         let opened = self.sensitive.open(&plain.job_type, &mut plain.payload);
@@ -456,11 +469,20 @@ impl Pool {
             .instrument(span),
         );
         let urgent = self.is_urgent(job.priority);
-        self.running.insert(id, Running { job, urgent, abort });
+        self.running.insert(
+            id,
+            Running {
+                job,
+                urgent,
+                abort,
+                started_at,
+            },
+        );
         self.peak_in_flight = self.peak_in_flight.max(self.running.len());
     }
 
-    fn settlement(&self, job: &ClaimedJob, outcome: Outcome, now: DateTime<Utc>) -> Settlement {
+    fn settlement(&self, run: &Running, outcome: Outcome, now: DateTime<Utc>) -> Settlement {
+        let job = &run.job;
         let mut s = Settlement {
             id: job.id,
             lease_id: job.lease_id,
@@ -469,6 +491,8 @@ impl Pool {
             error: None,
             result: None,
             refund_attempt: false,
+            started_at: Some(run.started_at),
+            ended_at: Some(now),
         };
         match outcome {
             Outcome::Complete(value) => s.result = Some(value),
@@ -647,6 +671,8 @@ fn handed_back(job: &ClaimedJob, now: DateTime<Utc>) -> Settlement {
         error: None,
         result: None,
         refund_attempt: true,
+        started_at: None,
+        ended_at: None,
     }
 }
 
@@ -797,7 +823,7 @@ impl Handler<Finished> for Pool {
         };
         self.metrics.observe_run(msg.elapsed);
         let elapsed_ms = u64::try_from(msg.elapsed.as_millis()).unwrap_or(u64::MAX);
-        let settlement = self.settlement(&run.job, msg.outcome, Utc::now());
+        let settlement = self.settlement(&run, msg.outcome, Utc::now());
         log_outcome(&run.job, &settlement, elapsed_ms);
         self.outcomes.push(settlement);
         self.start_waiting(ctx);

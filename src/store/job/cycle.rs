@@ -260,18 +260,20 @@ async fn settle_and_claim_pg(
              UPDATE job_queue AS j
              SET status = s.status,
                  attempts = j.attempts - CASE WHEN s.refund THEN 1 ELSE 0 END,
+                 started_at = COALESCE(s.started_at, j.started_at),
                  run_at = COALESCE(s.run_at, j.run_at),
                  error = s.error,
                  result = s.result::jsonb,
                  processed_at = CASE
-                     WHEN s.status IN ('COMPLETED', 'FAILED', 'DEAD_LETTER', 'CANCELLED') THEN $2
+                     WHEN s.status IN ('COMPLETED', 'FAILED', 'DEAD_LETTER', 'CANCELLED')
+                         THEN COALESCE(s.ended_at, $2)
                  END,
                  updated_at = $2,
                  lease_id = NULL,
                  lease_expires_at = NULL
              FROM unnest($7::uuid[], $8::uuid[], $9::text[], $10::timestamptz[], $11::text[],
-                         $12::text[], $13::bool[])
-                 AS s(id, lease_id, status, run_at, error, result, refund)
+                         $12::text[], $13::bool[], $15::timestamptz[], $16::timestamptz[])
+                 AS s(id, lease_id, status, run_at, error, result, refund, started_at, ended_at)
              WHERE j.id = s.id AND j.lease_id = s.lease_id AND j.status = 'PROCESSING'
              RETURNING j.id
          ),
@@ -341,6 +343,8 @@ async fn settle_and_claim_pg(
     .bind(&columns.results)
     .bind(&columns.refunds)
     .bind(i64::from(request.prefetch))
+    .bind(&columns.started_ats)
+    .bind(&columns.ended_ats)
     .fetch_all(pool)
     .await?;
     let mut applied = Vec::new();
@@ -366,6 +370,8 @@ struct SettleColumns {
     errors: Vec<Option<String>>,
     results: Vec<Option<String>>,
     refunds: Vec<bool>,
+    started_ats: Vec<Option<DateTime<Utc>>>,
+    ended_ats: Vec<Option<DateTime<Utc>>>,
 }
 
 impl SettleColumns {
@@ -384,6 +390,8 @@ impl SettleColumns {
                 .map(|s| s.result.clone().map(|v| clean_json(v).to_string()))
                 .collect(),
             refunds: settlements.iter().map(|s| s.refund_attempt).collect(),
+            started_ats: settlements.iter().map(|s| s.started_at).collect(),
+            ended_ats: settlements.iter().map(|s| s.ended_at).collect(),
         }
     }
 }
@@ -413,11 +421,15 @@ async fn settle_sqlite(
 ) -> Result<Vec<Uuid>, StoreError> {
     let mut applied = Vec::with_capacity(settlements.len());
     for s in settlements {
-        let processed_at = s.status.is_terminal().then(|| ts(now));
+        let processed_at = s
+            .status
+            .is_terminal()
+            .then(|| ts(s.ended_at.unwrap_or(now)));
         let done = sqlx::query(
             "UPDATE job_queue
              SET status = ?1,
                  attempts = attempts - ?2,
+                 started_at = COALESCE(?10, started_at),
                  run_at = COALESCE(?3, run_at),
                  error = ?4,
                  result = ?5,
@@ -436,6 +448,7 @@ async fn settle_sqlite(
         .bind(ts(now))
         .bind(s.id.to_string())
         .bind(s.lease_id.to_string())
+        .bind(s.started_at.map(ts))
         .execute(&mut *conn)
         .await?;
         if done.rows_affected() == 1 {

@@ -39,6 +39,11 @@ pub struct Settlement {
     pub result: Option<Value>,
     /// Give the attempt back (the job was released or snoozed, not run to an end).
     pub refund_attempt: bool,
+    /// When the attempt started and ended, if the pool knows: a prefetched job waits after its
+    /// claim, and an outcome waits for its pool's next cycle. `None` keeps the claim's start
+    /// and takes the cycle's time as the end.
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
 }
 
 /// What a claim asks for.

@@ -48,28 +48,39 @@ async fn one_running(t: &TestDb, db: &Db, settings: &str) -> (Uuid, Recorder, Se
     (first[0], recorder, service)
 }
 
+/// Inserts `n` jobs of `ms` each and starts a service whose pool has `settings`.
+async fn start_with_jobs(
+    t: &TestDb,
+    db: &Db,
+    (n, ms): (usize, u64),
+    settings: &str,
+) -> (Vec<Uuid>, Recorder, Service) {
+    let batch: Vec<NewJob> = (0..n).map(|i| work(ms, "ok", &i.to_string())).collect();
+    let ids = insert(db, &batch).await;
+    let recorder = Recorder::default();
+    let config = t.config(&format!("[pools.TEST_WORK]\n{settings}"));
+    let service = start(config, &recorder).await;
+    (ids, recorder, service)
+}
+
+async fn all_completed(db: &Db, n: i64) {
+    wait_until(WAIT, "all completed", || async {
+        count_status(db, JobStatus::Completed).await == n
+    })
+    .await;
+}
+
 async fn prefetched_jobs_wait_within_the_concurrency_limit(t: &TestDb) {
     let db = t.open();
-    let batch: Vec<NewJob> = (0..40).map(|i| work(30, "ok", &i.to_string())).collect();
-    let ids = insert(&db, &batch).await;
-    let recorder = Recorder::default();
-    let config = t.config(
-        r#"[pools.TEST_WORK]
-        concurrency = 3
-        batch_size = 20
-        prefetch = 10"#,
-    );
-    let service = start(config, &recorder).await;
+    let settings = "concurrency = 3\nbatch_size = 20\nprefetch = 10";
+    let (ids, recorder, service) = start_with_jobs(t, &db, (40, 30), settings).await;
 
     // Three running and ten waiting, all leased.
     wait_until(WAIT, "prefetched jobs leased", || async {
         count_status(&db, JobStatus::Processing).await > 3
     })
     .await;
-    wait_until(WAIT, "all completed", || async {
-        count_status(&db, JobStatus::Completed).await == 40
-    })
-    .await;
+    all_completed(&db, 40).await;
     let state = service.pool_state(TEST_WORK).await.unwrap();
     service.shutdown().await;
 
@@ -94,16 +105,8 @@ async fn prefetched_jobs_wait_within_the_concurrency_limit(t: &TestDb) {
 
 async fn shutdown_hands_prefetched_jobs_back_without_spending_an_attempt(t: &TestDb) {
     let db = t.open();
-    let batch: Vec<NewJob> = (0..6).map(|i| work(60_000, "ok", &i.to_string())).collect();
-    let ids = insert(&db, &batch).await;
-    let recorder = Recorder::default();
-    let config = t.config(
-        r#"[pools.TEST_WORK]
-        concurrency = 1
-        batch_size = 10
-        prefetch = 5"#,
-    );
-    let service = start(config, &recorder).await;
+    let settings = "concurrency = 1\nbatch_size = 10\nprefetch = 5";
+    let (ids, recorder, service) = start_with_jobs(t, &db, (6, 60_000), settings).await;
     wait_until(WAIT, "one running, five waiting", || async {
         count_status(&db, JobStatus::Processing).await == 6 && recorder.runs().len() == 1
     })
@@ -256,20 +259,9 @@ async fn only_jobs_that_never_failed_are_prefetched(t: &TestDb) {
 
 async fn run_time_counts_from_the_start_not_the_claim(t: &TestDb) {
     let db = t.open();
-    let batch: Vec<NewJob> = (0..6).map(|i| work(200, "ok", &i.to_string())).collect();
-    let ids = insert(&db, &batch).await;
-    let recorder = Recorder::default();
-    let config = t.config(
-        r#"[pools.TEST_WORK]
-        concurrency = 1
-        batch_size = 10
-        prefetch = 5"#,
-    );
-    let service = start(config, &recorder).await;
-    wait_until(WAIT, "all completed", || async {
-        count_status(&db, JobStatus::Completed).await == 6
-    })
-    .await;
+    let settings = "concurrency = 1\nbatch_size = 10\nprefetch = 5";
+    let (ids, _recorder, service) = start_with_jobs(t, &db, (6, 200), settings).await;
+    all_completed(&db, 6).await;
     service.shutdown().await;
 
     // The last job waited about a second after its claim; its run took 200 ms.
@@ -287,27 +279,15 @@ async fn run_time_counts_from_the_start_not_the_claim(t: &TestDb) {
 
 async fn a_rate_limited_pool_prefetches_nothing(t: &TestDb) {
     let db = t.open();
-    let batch: Vec<NewJob> = (0..4).map(|i| work(400, "ok", &i.to_string())).collect();
-    insert(&db, &batch).await;
-    let recorder = Recorder::default();
-    let config = t.config(
-        r#"[pools.TEST_WORK]
-        concurrency = 1
-        batch_size = 10
-        prefetch = 5
-        rate_limit = 100.0"#,
-    );
-    let service = start(config, &recorder).await;
+    let settings = "concurrency = 1\nbatch_size = 10\nprefetch = 5\nrate_limit = 100.0";
+    let (_, recorder, service) = start_with_jobs(t, &db, (4, 400), settings).await;
     wait_until(WAIT, "first job runs", || async {
         !recorder.runs().is_empty()
     })
     .await;
     tokio::time::sleep(Duration::from_millis(150)).await;
     let leased = count_status(&db, JobStatus::Processing).await;
-    wait_until(WAIT, "all completed", || async {
-        count_status(&db, JobStatus::Completed).await == 4
-    })
-    .await;
+    all_completed(&db, 4).await;
     service.shutdown().await;
 
     assert_eq!(

@@ -223,12 +223,8 @@ impl Pool {
     /// trip. One cycle runs at a time; what arrives meanwhile goes into the next, so one commit
     /// covers many jobs under load and a single job when idle.
     fn cycle(&mut self, ctx: &mut Context<Self>) {
-        let stopped = self.draining || self.is_paused();
-        if stopped {
-            self.hand_back_waiting();
-        } else {
-            self.start_waiting(ctx);
-        }
+        self.place_waiting(ctx);
+        let stopped = self.holding_back();
         if self.cycling {
             self.again = true;
             return;
@@ -317,6 +313,20 @@ impl Pool {
         }
     }
 
+    /// A pause or a drain: no job starts, and waiting ones go back.
+    fn holding_back(&self) -> bool {
+        self.draining || self.is_paused()
+    }
+
+    /// Starts waiting jobs while slots are free, or hands them all back when stopped.
+    fn place_waiting(&mut self, ctx: &mut Context<Self>) {
+        if self.holding_back() {
+            self.hand_back_waiting();
+        } else {
+            self.start_waiting(ctx);
+        }
+    }
+
     /// Starts waiting jobs in claim order while slots are free. A job whose lease may lapse
     /// before the next renewal is handed back instead: it may be rescued and run elsewhere.
     ///
@@ -324,7 +334,7 @@ impl Pool {
     /// `lease_ttl`) still starts if a slot frees first; its outcome is refused, but its handler
     /// runs. A cancel would have to wake the pool that holds the job to renew at once.
     fn start_waiting(&mut self, ctx: &mut Context<Self>) {
-        if self.draining || self.is_paused() {
+        if self.holding_back() {
             return;
         }
         let now = Instant::now();
@@ -349,9 +359,10 @@ impl Pool {
             return;
         }
         debug!(job_type = %self.job_type, jobs = self.waiting.len(), "prefetched jobs handed back");
+        let now = Utc::now();
         let back = self.waiting.drain(..).map(|w| Settlement {
             run_at: None,
-            ..handed_back(&w.job, Utc::now())
+            ..handed_back(&w.job, now)
         });
         self.outcomes.extend(back);
     }
@@ -385,25 +396,16 @@ impl Pool {
         if let Some(rate) = &mut self.rate {
             rate.take(done.claimed.len());
         }
-        // A claim takes free slots first; prefetched jobs beyond them wait. Jobs claimed just
-        // before a pause or a drain go back at once.
-        self.start_waiting(ctx);
-        let stopped = self.draining || self.is_paused();
+        // Claimed jobs queue behind those already waiting and start as slots allow; jobs
+        // claimed just before a pause or a drain go back at once.
         let held_until = began + self.config.lease_ttl;
-        for job in done.claimed {
-            if !stopped && self.free_slots().0 > 0 {
-                self.start(job, done.at, ctx);
-            } else {
-                self.waiting.push_back(Waiting {
-                    job,
-                    claimed_at: done.at,
-                    held_until,
-                });
-            }
-        }
-        if stopped {
-            self.hand_back_waiting();
-        }
+        self.waiting
+            .extend(done.claimed.into_iter().map(|job| Waiting {
+                job,
+                claimed_at: done.at,
+                held_until,
+            }));
+        self.place_waiting(ctx);
         if full || self.again || !self.outcomes.is_empty() {
             self.cycle(ctx);
         } else {
